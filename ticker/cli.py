@@ -1,0 +1,209 @@
+"""Command line: ticker serve | poll --once | check."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+
+from aiohttp import ClientSession, ClientTimeout, web
+from pydantic import ValidationError
+
+from ticker import __version__
+from ticker.app import create_app
+from ticker.config import Settings, load_stations
+from ticker.embedded import EmbeddedRedis
+from ticker.errors import ConfigError, StoreError
+from ticker.freshness import State, assess
+from ticker.logs import setup_logging
+from ticker.models import KST, Station
+from ticker.poller import Poller
+from ticker.sources import build_source
+from ticker.store import Store, connect
+
+logger = logging.getLogger("ticker")
+
+EXIT_CONFIG = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ticker", description="Regional weather ticker service")
+    parser.add_argument("--version", action="version", version=f"ticker {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the service (web and poller)")
+    serve.add_argument("--host", help="listen address (TICKER_HOST)")
+    serve.add_argument("--port", type=int, help="listen port (TICKER_PORT)")
+    serve.add_argument("--role", choices=["all", "web", "poller"], help="what this process runs")
+    serve.add_argument("--workers", type=int, help="web worker processes (TICKER_WORKERS)")
+
+    poll = sub.add_parser("poll", help="poll the source")
+    poll.add_argument("--once", action="store_true", required=True, help="run one cycle and exit")
+
+    sub.add_parser("check", help="freshness check for monitors: exit 0 ok, 1 warning, 2 critical")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {
+        k: v
+        for k, v in {
+            "host": getattr(args, "host", None),
+            "port": getattr(args, "port", None),
+            "role": getattr(args, "role", None),
+            "workers": getattr(args, "workers", None),
+        }.items()
+        if v is not None
+    }
+    return Settings(**overrides)
+
+
+def _settings_error(err: ValidationError) -> str:
+    first = err.errors(include_url=False)[0]
+    field = ".".join(str(p) for p in first["loc"])
+    return f"configuration: TICKER_{field.upper()}: {first['msg']}"
+
+
+@contextlib.contextmanager
+def redis_url(settings: Settings) -> Iterator[str]:
+    """The configured Redis URL, or that of the embedded Redis for the duration."""
+    if settings.redis_url is not None:
+        yield settings.redis_url.get_secret_value()
+        return
+    embedded = EmbeddedRedis(settings.data_dir)
+    try:
+        yield embedded.start()
+    finally:
+        embedded.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+    except ValidationError as err:
+        print(f"ticker: {_settings_error(err)}", file=sys.stderr)
+        return EXIT_CONFIG
+    setup_logging(settings.log_level, settings.log_format)
+    try:
+        stations = load_stations(settings.stations_path())
+    except ConfigError as err:
+        print(f"ticker: {err}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        if args.command == "serve":
+            return serve(settings, stations)
+        if args.command == "poll":
+            return asyncio.run(poll_once(settings, stations))
+        return asyncio.run(check(settings, stations))
+    except ConfigError as err:
+        print(f"ticker: {err}", file=sys.stderr)
+        return EXIT_CONFIG
+
+
+def serve(settings: Settings, stations: list[Station]) -> int:
+    """Run the service until SIGINT/SIGTERM."""
+    with redis_url(settings) as url:
+        settings = settings.model_copy(update={"redis_url": _secret(url)})
+        app = create_app(settings, stations=stations)
+        logger.info(
+            "ticker %s on http://%s:%s (role %s, source %s)",
+            __version__,
+            settings.host,
+            settings.port,
+            settings.role,
+            settings.effective_source,
+        )
+        web.run_app(
+            app,
+            host=settings.host,
+            port=settings.port,
+            print=None,
+            access_log=None,
+            shutdown_timeout=5.0,
+            handle_signals=True,
+        )
+    return 0
+
+
+def _secret(url: str) -> object:
+    from pydantic import SecretStr  # noqa: PLC0415
+
+    return SecretStr(url)
+
+
+async def poll_once(settings: Settings, stations: list[Station]) -> int:
+    """One poll cycle against the configured source and Redis; print a per-station summary."""
+    with redis_url(settings) as url:
+        redis = connect(url)
+        store = Store(redis)
+        timeout = ClientTimeout(total=15, sock_connect=3, sock_read=10)
+        try:
+            async with ClientSession(timeout=timeout) as session:
+                source = build_source(settings, session)
+                poller = Poller(
+                    stations=stations,
+                    source=source,
+                    store=store,
+                    clock=lambda: datetime.now(UTC),
+                    interval_s=settings.effective_poll_interval_s,
+                )
+                result = await poller.run_once()
+                await source.close()
+            now = datetime.now(UTC)
+            try:
+                snap = await store.load_snapshot()
+            except StoreError as err:
+                print(f"poll failed: cannot read Redis ({err})", file=sys.stderr)
+                return 1
+        finally:
+            await redis.aclose()
+    rows = assess(stations, snap.observations, snap.fetched_at, now)
+    for row in rows:
+        obs = snap.observations.get(row.id)
+        temp = "-" if obs is None or obs.temperature_c is None else f"{obs.temperature_c:.1f}℃"
+        word = obs.condition.label_ko if obs and obs.condition else "-"
+        when = row.observed_at.astimezone(KST).strftime("%m-%d %H:%M") if row.observed_at else "-"
+        print(f"{row.id:>4} {row.name:<6} {row.state.value:<7} {when:<11} {word:<5} {temp}")
+    bad = [r for r in rows if r.state is not State.FRESH]
+    if result.error_kind is not None:
+        print(f"poll failed: {result.source} {result.error_kind}: {result.message}", file=sys.stderr)
+        return 1
+    if bad:
+        names = ", ".join(f"{r.name}({r.state.value})" for r in bad)
+        print(f"poll incomplete: {len(bad)} of {len(rows)} stations not fresh: {names}", file=sys.stderr)
+        return 1
+    print(f"poll ok: {len(rows)} stations fresh from {result.source} ({result.written} new)")
+    return 0
+
+
+async def check(settings: Settings, stations: list[Station]) -> int:
+    """Freshness for monitors from Redis alone: 0 ok, 1 warning, 2 critical."""
+    with redis_url(settings) as url:
+        redis = connect(url)
+        try:
+            snap = await Store(redis).load_snapshot()
+        except StoreError as err:
+            print(f"CRITICAL: cannot read Redis ({err})")
+            return 2
+        finally:
+            await redis.aclose()
+    rows = assess(stations, snap.observations, snap.fetched_at, datetime.now(UTC))
+    by_state: dict[State, list[str]] = {}
+    for row in rows:
+        by_state.setdefault(row.state, []).append(row.name)
+    bad = by_state.get(State.STALE, []) + by_state.get(State.MISSING, [])
+    late = by_state.get(State.LATE, [])
+    fresh = len(by_state.get(State.FRESH, []))
+    if bad:
+        print(f"CRITICAL: {len(bad)} of {len(rows)} stations stale or missing: {', '.join(bad)}")
+        return 2
+    if late:
+        print(f"WARNING: {len(late)} of {len(rows)} stations late: {', '.join(late)}")
+        return 1
+    print(f"OK: {fresh} of {len(rows)} stations fresh")
+    return 0

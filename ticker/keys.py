@@ -1,0 +1,23 @@
+"""Typed application keys, in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from ticker.config import Settings
+from ticker.live import LiveSnapshot
+from ticker.models import Station
+from ticker.poller import Poller
+from ticker.store import Store
+
+SETTINGS = web.AppKey("settings", Settings)
+STATIONS = web.AppKey("stations", list[Station])
+CLOCK = web.AppKey("clock", Callable[[], datetime])
+REDIS = web.AppKey("redis", Redis)
+STORE = web.AppKey("store", Store)
+LIVE = web.AppKey("live", LiveSnapshot)
+POLLER = web.AppKey("poller", Poller)

@@ -1,0 +1,95 @@
+"""Frozen data models: stations, observations and the public JSON shapes. No I/O here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from ticker.weather import Condition
+
+KST = ZoneInfo("Asia/Seoul")
+ATTRIBUTION = "기상청 제공"
+
+
+class Station(BaseModel):
+    """One configured station, as validated from stations.yaml."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: int = Field(ge=1, le=999, description="KMA ASOS station id")
+    name: str = Field(min_length=1, max_length=40, description="Korean name as shown")
+    name_en: str = Field(min_length=1, max_length=60)
+    lat: float = Field(ge=32.0, le=39.5)
+    lon: float = Field(ge=124.0, le=132.0)
+    alt_m: float = Field(ge=-10.0, le=2000.0)
+    nx: int = Field(ge=1, le=149, description="KMA forecast grid column")
+    ny: int = Field(ge=1, le=253, description="KMA forecast grid row")
+    max_age_s: int = Field(gt=0, description="older observations are served as stale")
+    expected_interval_s: int = Field(gt=0, description="how often the upstream produces a row")
+
+
+class Observation(BaseModel):
+    """One station's observation after parsing and QC. Unknown values are None."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    station_id: int
+    observed_at: AwareDatetime
+    fetched_at: AwareDatetime
+    source: str
+    temperature_c: float | None = None
+    condition: Condition | None = None
+    humidity_pct: float | None = None
+    wind_speed_ms: float | None = None
+    wind_dir_deg: float | None = None
+    precipitation_mm: float | None = None
+
+
+class StationObservation(BaseModel):
+    """One station in the JSON API."""
+
+    id: int
+    name: str
+    name_en: str
+    observed_at: AwareDatetime | None
+    fetched_at: AwareDatetime | None = None
+    temperature_c: float | None
+    condition: Condition | None
+    condition_label: str | None
+    humidity_pct: float | None
+    wind_speed_ms: float | None
+    wind_dir_deg: float | None = None
+    precipitation_mm: float | None
+    source: str | None = None
+    age_s: int | None = Field(default=None, description="seconds since observed_at")
+    stale: bool
+
+
+class ObservationsDocument(BaseModel):
+    """The body of GET /v1/observations."""
+
+    generated_at: AwareDatetime
+    date_label: str
+    attribution: str = ATTRIBUTION
+    version: int = Field(description="snapshot version this document was built from")
+    stations: list[StationObservation]
+
+
+class ErrorDocument(BaseModel):
+    """The body of every 4xx/5xx JSON answer."""
+
+    error: str
+    message: str
+
+
+WEEKDAYS_KO = ("월", "화", "수", "목", "금", "토", "일")
+WEEKDAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def date_label(now: datetime, lang: str = "ko") -> str:
+    """Format the KST date line: ``2025.07.28 (월)``."""
+    local = now.astimezone(KST)
+    names = WEEKDAYS_EN if lang == "en" else WEEKDAYS_KO
+    return f"{local:%Y.%m.%d} ({names[local.weekday()]})"

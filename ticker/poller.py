@@ -1,0 +1,149 @@
+"""One poll cycle: fetch -> QC -> store -> publish, with failure-state transitions."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+from ticker.errors import StoreError, UpstreamError
+from ticker.models import Observation, Station
+from ticker.qc import screen
+from ticker.sources import Source
+from ticker.store import Store
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+@dataclass
+class CycleResult:
+    """What one poll cycle did; stored in Redis for the ops page and printed by ``poll --once``."""
+
+    started_at: float
+    source: str
+    outcome: str = "ok"  # ok | partial | error | store_error | fenced
+    duration_s: float = 0.0
+    fetched: int = 0
+    written: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    missing: list[int] = field(default_factory=list)
+    error_kind: str | None = None
+    message: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+class Poller:
+    """Polls one source for the configured stations and writes what passes QC."""
+
+    def __init__(
+        self,
+        *,
+        stations: Sequence[Station],
+        source: Source,
+        store: Store,
+        clock: Clock,
+        interval_s: float,
+        epoch: Callable[[], int | None] | None = None,
+        on_cycle: Callable[[CycleResult], Awaitable[None] | None] | None = None,
+    ) -> None:
+        self.stations = list(stations)
+        self.source = source
+        self.store = store
+        self.clock = clock
+        self.interval_s = interval_s
+        self._epoch = epoch or (lambda: None)
+        self._on_cycle = on_cycle
+        self._failing_kind: str | None = None
+        self._store_failing = False
+        # Observations that passed QC but could not be written yet (Redis away); newest per station.
+        self._pending: dict[int, Observation] = {}
+        self.last_result: CycleResult | None = None
+
+    async def run_once(self) -> CycleResult:
+        """Run one complete cycle and return what happened; never raises for upstream or Redis faults."""
+        now = self.clock()
+        started = time.perf_counter()
+        result = CycleResult(started_at=now.timestamp(), source=self.source.name)
+        try:
+            rows = await self.source.fetch(self.stations, now)
+        except UpstreamError as err:
+            result.outcome, result.error_kind, result.message = "error", err.kind, str(err)
+            self._upstream_failed(err)
+            await self._safe_record_source(now, err.kind, str(err))
+        else:
+            self._upstream_recovered()
+            result.fetched = len(rows)
+            qc = screen(rows, now, (s.id for s in self.stations))
+            for rejection in qc.rejected:
+                result.rejected[rejection.reason] = result.rejected.get(rejection.reason, 0) + 1
+            result.missing = [s.id for s in self.stations if s.id not in qc.accepted]
+            if result.missing:
+                result.outcome = "partial"
+            for sid, obs in qc.accepted.items():
+                pending = self._pending.get(sid)
+                if pending is None or obs.observed_at >= pending.observed_at:
+                    self._pending[sid] = obs
+            await self._safe_record_source(now, None, None)
+            try:
+                await self.store.record_fetch(qc.accepted, now)
+            except StoreError:
+                pass  # the write below reports the outage once
+        await self._flush(result)
+        result.duration_s = round(time.perf_counter() - started, 4)
+        try:
+            await self.store.record_cycle(result.as_dict(), heartbeat_ttl_s=self.interval_s * 3 + 30)
+        except StoreError:
+            pass
+        self.last_result = result
+        if self._on_cycle is not None:
+            maybe = self._on_cycle(result)
+            if maybe is not None:
+                await maybe
+        return result
+
+    async def _flush(self, result: CycleResult) -> None:
+        if not self._pending:
+            return
+        try:
+            written = await self.store.save_observations(
+                self._pending.values(), epoch=self._epoch()
+            )
+        except StoreError as err:
+            if not self._store_failing:
+                logger.warning("cannot write observations, keeping them for later: %s", err)
+                self._store_failing = True
+            if result.outcome != "error":
+                result.outcome, result.error_kind, result.message = "store_error", "redis", str(err)
+            return
+        if self._store_failing:
+            logger.info("writing observations again")
+            self._store_failing = False
+        self._pending.clear()
+        if written < 0:
+            result.outcome, result.message = "fenced", "a newer poller holds the lease"
+            return
+        result.written = written
+
+    async def _safe_record_source(self, now: datetime, kind: str | None, message: str | None) -> None:
+        try:
+            await self.store.record_source(self.source.name, at=now, error_kind=kind, message=message)
+        except StoreError:
+            pass
+
+    def _upstream_failed(self, err: UpstreamError) -> None:
+        if self._failing_kind is None:
+            logger.warning("source %s failing (%s): %s", self.source.name, err.kind, err)
+        elif self._failing_kind != err.kind:
+            logger.warning("source %s now failing with %s: %s", self.source.name, err.kind, err)
+        self._failing_kind = err.kind
+
+    def _upstream_recovered(self) -> None:
+        if self._failing_kind is not None:
+            logger.info("source %s recovered after %s", self.source.name, self._failing_kind)
+        self._failing_kind = None

@@ -1,0 +1,44 @@
+"""Upstream sources. Each turns an upstream answer into observations; none of them stores anything."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+from ticker.models import Observation, Station
+
+if TYPE_CHECKING:
+    from aiohttp import ClientSession
+
+    from ticker.config import Settings
+
+
+class Source(Protocol):
+    """What the poller needs from an upstream."""
+
+    name: str
+
+    async def fetch(self, stations: Sequence[Station], now: datetime) -> list[Observation]:
+        """Return the latest observations the upstream has for these stations.
+
+        Raises an ``UpstreamError`` subclass when the upstream answers with anything but data.
+        Stations the upstream has no row for are simply absent from the result.
+        """
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+def build_source(settings: Settings, session: ClientSession) -> Source:
+    """The source the settings ask for."""
+    name = settings.effective_source
+    if name == "sim":
+        from ticker.sources.sim import SimSource  # noqa: PLC0415
+
+        return SimSource()
+    from ticker.sources.kma_apihub import KmaApiHubSource  # noqa: PLC0415
+
+    return KmaApiHubSource.from_settings(settings, session)

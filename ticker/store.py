@@ -1,0 +1,229 @@
+"""The only module that talks to Redis: key names, scripts, the snapshot and poll state."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import BusyLoadingError, RedisError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from ticker.errors import StoreError
+from ticker.models import Observation
+
+
+class Keys:
+    """Every Redis key and channel name the service uses, under one prefix."""
+
+    def __init__(self, prefix: str = "ticker") -> None:
+        self.prefix = prefix
+        self.observations = f"{prefix}:obs"  # hash: station id -> observation JSON
+        self.observed_ts = f"{prefix}:obs:ts"  # hash: station id -> observed_at epoch seconds
+        self.fetched = f"{prefix}:fetched"  # hash: station id -> last fetch epoch seconds
+        self.version = f"{prefix}:version"  # counter, bumped on every change of observations
+        self.updates = f"{prefix}:updates"  # pub/sub channel: the new version number
+        self.heartbeat = f"{prefix}:poller:heartbeat"  # poller's last cycle, with a TTL
+        self.cycles = f"{prefix}:poller:cycles"  # list: the latest poll cycles, newest first
+        self.epoch = f"{prefix}:poller:epoch"  # fencing counter, bumped per lease acquisition
+
+    def source(self, name: str) -> str:
+        """Hash of one source's state: last success, last error and error counts."""
+        return f"{self.prefix}:source:{name}"
+
+
+# Write each observation only if it is newer than the stored one; bump the version and announce
+# it when anything changed. A stale fencing epoch (a paused former leader) writes nothing.
+_SAVE_LUA = """
+local epoch = tonumber(ARGV[2])
+if epoch then
+  local current = tonumber(redis.call('GET', KEYS[4]) or '0')
+  if epoch < current then return -1 end
+end
+local changed = 0
+for i = 3, #ARGV, 3 do
+  local id, ts, doc = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
+  local stored = tonumber(redis.call('HGET', KEYS[2], id) or '-1')
+  if ts > stored then
+    redis.call('HSET', KEYS[1], id, doc)
+    redis.call('HSET', KEYS[2], id, ts)
+    changed = changed + 1
+  end
+end
+if changed > 0 then
+  local version = redis.call('INCR', KEYS[3])
+  redis.call('PUBLISH', ARGV[1], version)
+end
+return changed
+"""
+
+POLLER_SOCKET_TIMEOUT_S = 2.0
+CONNECT_TIMEOUT_S = 1.0
+HEALTH_CHECK_INTERVAL_S = 30
+MAX_CONNECTIONS = 32
+CYCLES_KEPT = 20
+
+
+def connect(url: str, *, socket_timeout: float = POLLER_SOCKET_TIMEOUT_S) -> Redis:
+    """Build a Redis client with every failure knob set explicitly."""
+    retry = Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries=2)
+    return Redis.from_url(
+        url,
+        decode_responses=True,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=CONNECT_TIMEOUT_S,
+        retry=retry,
+        retry_on_error=[BusyLoadingError, RedisConnectionError, RedisTimeoutError],
+        health_check_interval=HEALTH_CHECK_INTERVAL_S,
+        max_connections=MAX_CONNECTIONS,
+        client_name="ticker",
+    )
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything a web process shows, read from Redis in one transaction."""
+
+    version: int
+    observations: Mapping[int, Observation]
+    fetched_at: Mapping[int, float] = field(default_factory=dict)
+
+
+EMPTY_SNAPSHOT = Snapshot(version=0, observations={})
+
+
+class Store:
+    """Typed access to the service's Redis data."""
+
+    def __init__(self, redis: Redis, keys: Keys | None = None) -> None:
+        self.redis = redis
+        self.keys = keys or Keys()
+        self._save = redis.register_script(_SAVE_LUA)
+
+    async def save_observations(
+        self, observations: Iterable[Observation], *, epoch: int | None = None
+    ) -> int:
+        """Store observations newer than what is stored; return how many were written.
+
+        Returns -1 when ``epoch`` is older than the current fencing epoch (nothing written).
+        """
+        args: list[Any] = [self.keys.updates, "" if epoch is None else epoch]
+        for obs in observations:
+            args += [obs.station_id, obs.observed_at.timestamp(), obs.model_dump_json()]
+        if len(args) == 2:
+            return 0
+        keys = [self.keys.observations, self.keys.observed_ts, self.keys.version, self.keys.epoch]
+        try:
+            return int(await self._save(keys=keys, args=args))
+        except RedisError as err:
+            raise StoreError(_describe(err)) from err
+
+    async def record_fetch(self, station_ids: Iterable[int], at: datetime) -> None:
+        """Remember when each station last came back from an upstream."""
+        mapping = {str(sid): at.timestamp() for sid in station_ids}
+        if not mapping:
+            return
+        try:
+            await self.redis.hset(self.keys.fetched, mapping=mapping)  # type: ignore[misc]
+        except RedisError as err:
+            raise StoreError(_describe(err)) from err
+
+    async def load_version(self) -> int:
+        """The current snapshot version (0 when nothing was ever stored)."""
+        try:
+            raw = await self.redis.get(self.keys.version)
+        except RedisError as err:
+            raise StoreError(_describe(err)) from err
+        return int(raw or 0)
+
+    async def load_snapshot(self) -> Snapshot:
+        """Read version, observations and fetch times atomically."""
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.get(self.keys.version)
+                pipe.hgetall(self.keys.observations)
+                pipe.hgetall(self.keys.fetched)
+                version, docs, fetched = await pipe.execute()
+        except RedisError as err:
+            raise StoreError(_describe(err)) from err
+        observations: dict[int, Observation] = {}
+        for sid, doc in docs.items():
+            obs = Observation.model_validate_json(doc)
+            observations[int(sid)] = obs
+        return Snapshot(
+            version=int(version or 0),
+            observations=observations,
+            fetched_at={int(k): float(v) for k, v in fetched.items()},
+        )
+
+    async def record_cycle(self, cycle: Mapping[str, Any], *, heartbeat_ttl_s: float) -> None:
+        """Store the outcome of one poll cycle and refresh the poller's heartbeat."""
+        doc = json.dumps(cycle, ensure_ascii=False)
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.set(self.keys.heartbeat, doc, px=int(heartbeat_ttl_s * 1000))
+                pipe.lpush(self.keys.cycles, doc)
+                pipe.ltrim(self.keys.cycles, 0, CYCLES_KEPT - 1)
+                await pipe.execute()
+        except RedisError as err:
+            raise StoreError(_describe(err)) from err
+
+    async def record_source(
+        self, name: str, *, at: datetime, error_kind: str | None, message: str | None = None
+    ) -> None:
+        """Record a source's success or its classified failure."""
+        key = self.keys.source(name)
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                if error_kind is None:
+                    pipe.hset(key, mapping={"last_success": at.timestamp()})
+                else:
+                    pipe.hset(
+                        key,
+                        mapping={
+                            "last_error_at": at.timestamp(),
+                            "last_error_kind": error_kind,
+                            "last_error": (message or error_kind)[:300],
+                        },
+                    )
+                    pipe.hincrby(key, f"errors:{error_kind}", 1)
+                await pipe.execute()
+        except RedisError as err:
+            raise StoreError(_describe(err)) from err
+
+    async def load_source(self, name: str) -> dict[str, str]:
+        try:
+            return dict(await self.redis.hgetall(self.keys.source(name)))  # type: ignore[misc]
+        except RedisError as err:
+            raise StoreError(_describe(err)) from err
+
+    async def load_heartbeat(self) -> dict[str, Any] | None:
+        try:
+            raw = await self.redis.get(self.keys.heartbeat)
+        except RedisError as err:
+            raise StoreError(_describe(err)) from err
+        return None if raw is None else dict(json.loads(raw))
+
+    async def load_cycles(self) -> list[dict[str, Any]]:
+        try:
+            raws = await self.redis.lrange(self.keys.cycles, 0, -1)  # type: ignore[misc]
+        except RedisError as err:
+            raise StoreError(_describe(err)) from err
+        return [json.loads(r) for r in raws]
+
+    async def ping(self) -> None:
+        try:
+            await self.redis.ping()  # type: ignore[misc]
+        except RedisError as err:
+            raise StoreError(_describe(err)) from err
+
+
+def _describe(err: RedisError) -> str:
+    """A message about a Redis failure that carries no URL or password."""
+    return f"redis: {type(err).__name__}"
