@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import logging
-import os
 import shutil
 import signal
 import socket
@@ -100,6 +99,8 @@ def start_redis_server(
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             err = (proc.stderr.read() if proc.stderr else b"").decode(errors="replace").strip()
+            if proc.stderr is not None:
+                proc.stderr.close()
             msg = f"redis-server exited at start-up: {err.splitlines()[-1] if err else proc.returncode}"
             raise ConfigError(msg)
         if _answers_ping(port):
@@ -112,8 +113,15 @@ def start_redis_server(
 
 def stop_redis_server(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
     """Ask redis-server to save and exit; kill it if it does not."""
-    if proc.poll() is not None:
-        return
+    try:
+        if proc.poll() is None:
+            _terminate(proc, timeout)
+    finally:
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
+def _terminate(proc: subprocess.Popen[bytes], timeout: float) -> None:
     proc.terminate()  # SIGTERM: Redis flushes the AOF and exits cleanly
     try:
         proc.wait(timeout)
@@ -174,11 +182,3 @@ class EmbeddedRedis:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True

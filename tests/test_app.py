@@ -1,0 +1,80 @@
+"""The app through aiohttp's test client, against a real Redis and the sim source."""
+
+from __future__ import annotations
+
+import json
+
+from ticker.app import create_app
+from ticker.config import Settings
+from ticker.models import Station
+from ticker.poller import Poller
+from ticker.sources.sim import SimSource
+from ticker.store import Store
+
+from .conftest import FixedClock
+from .helpers import parse_widget
+
+
+async def _poll(stations: list[Station], store: Store, clock: FixedClock) -> None:
+    poller = Poller(stations=stations, source=SimSource(), store=store, clock=clock, interval_s=60)
+    result = await poller.run_once()
+    assert result.outcome == "ok", result
+
+
+async def test_widget_shows_every_station_in_order(aiohttp_client, settings, stations, store, clock):
+    await _poll(stations, store, clock)
+    client = await aiohttp_client(create_app(settings, stations=stations, redis=store.redis, clock=clock, role="web"))
+    resp = await client.get("/widget")
+    assert resp.status == 200
+    assert resp.headers["Content-Type"] == "text/html; charset=utf-8"
+    page = parse_widget(await resp.text())
+    assert page.date.strip() == "2025.07.28 (월)"
+    assert page.attribution.strip() == "기상청 제공"
+    assert [int(s["id"]) for s in page.stations] == [s.id for s in stations]
+    assert [s["name"] for s in page.stations] == [s.name for s in stations]
+    for shown in page.stations:
+        assert shown["temp"].endswith("℃")
+        value = shown["temp"].removesuffix("℃")
+        assert value == f"{float(value):.1f}"
+
+
+async def test_observations_document_has_the_contract_shape(aiohttp_client, settings, stations, store, clock):
+    await _poll(stations, store, clock)
+    client = await aiohttp_client(create_app(settings, stations=stations, redis=store.redis, clock=clock, role="web"))
+    resp = await client.get("/v1/observations")
+    assert resp.status == 200
+    assert resp.headers["Access-Control-Allow-Origin"] == "*"
+    doc = json.loads(await resp.text())
+    assert doc["generated_at"] == "2025-07-28T15:05:00+09:00"
+    assert doc["date_label"] == "2025.07.28 (월)"
+    assert doc["attribution"] == "기상청 제공"
+    assert [s["id"] for s in doc["stations"]] == [s.id for s in stations]
+    seoul = next(s for s in doc["stations"] if s["id"] == 108)
+    for key in ("id", "name", "name_en", "observed_at", "temperature_c", "condition", "condition_label",
+                "humidity_pct", "wind_speed_ms", "precipitation_mm", "stale"):
+        assert key in seoul
+    assert seoul["name"] == "서울" and seoul["name_en"] == "Seoul"
+    assert seoul["observed_at"] == "2025-07-28T15:00:00+09:00"
+    assert seoul["stale"] is False
+    assert isinstance(seoul["temperature_c"], float)
+
+
+async def test_station_route_and_unknown_station(aiohttp_client, settings, stations, store, clock):
+    await _poll(stations, store, clock)
+    client = await aiohttp_client(create_app(settings, stations=stations, redis=store.redis, clock=clock, role="web"))
+    resp = await client.get("/v1/stations/108")
+    assert resp.status == 200
+    assert json.loads(await resp.text())["name"] == "서울"
+    for bad in ("/v1/stations/999", "/v1/stations/abc", "/v1/stations/0108"):
+        resp = await client.get(bad)
+        assert resp.status == 404, bad
+        assert resp.headers["Cache-Control"] == "no-store"
+        assert json.loads(await resp.text())["error"] == "not_found"
+
+
+async def test_embedded_settings_default_to_sim() -> None:
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.effective_source == "sim"
+    assert settings.redis_url is None
+    keyed = Settings(_env_file=None, kma_auth_key="k")  # type: ignore[call-arg]
+    assert keyed.effective_source == "kma_apihub"
