@@ -9,11 +9,13 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 
 from aiohttp import ClientSession, ClientTimeout, web
+from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
 from ticker import keys
 from ticker.config import Settings
 from ticker.errors import StoreError
+from ticker.metrics import Metrics
 from ticker.live import LiveSnapshot, follow_updates, tick
 from ticker.models import Station
 from ticker.poller import Poller
@@ -40,6 +42,7 @@ def create_app(
     redis: Redis | None = None,
     clock: Callable[[], datetime] = utcnow,
     source: Source | None = None,
+    registry: CollectorRegistry | None = None,
     role: str | None = None,
     snapshot_check_s: float = SNAPSHOT_CHECK_S,
     tick_s: float = TICK_S,
@@ -50,6 +53,7 @@ def create_app(
     app[keys.SETTINGS] = settings
     app[keys.STATIONS] = list(stations)
     app[keys.CLOCK] = clock
+    app[keys.METRICS] = Metrics(registry)
     app[keys.LIVE] = LiveSnapshot(stations, clock=clock, hard_max_age_s=settings.hard_max_age_s)
 
     app.cleanup_ctx.append(_redis_ctx(redis))

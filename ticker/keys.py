@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from ticker.config import Settings
 from ticker.live import LiveSnapshot
+from ticker.metrics import Metrics
 from ticker.models import Station
 from ticker.poller import Poller
 from ticker.store import Store
@@ -21,3 +22,4 @@ REDIS = web.AppKey("redis", Redis)
 STORE = web.AppKey("store", Store)
 LIVE = web.AppKey("live", LiveSnapshot)
 POLLER = web.AppKey("poller", Poller)
+METRICS = web.AppKey("metrics", Metrics)
