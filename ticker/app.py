@@ -18,6 +18,7 @@ from ticker.errors import StoreError
 from ticker.metrics import Metrics
 from ticker.live import LiveSnapshot, follow_updates, tick
 from ticker.models import Station
+from ticker.ops import cycle_hook, setup_ops_routes
 from ticker.poller import Poller
 from ticker.scheduler import build_scheduler
 from ticker.sources import Source, build_source
@@ -62,6 +63,7 @@ def create_app(
     if role in ("all", "poller"):
         app.cleanup_ctx.append(_poller_ctx(source))
     setup_routes(app)
+    setup_ops_routes(app, role=role)
     return app
 
 
@@ -120,6 +122,7 @@ def _poller_ctx(given: Source | None) -> Callable[[web.Application], AsyncIterat
             store=app[keys.STORE],
             clock=app[keys.CLOCK],
             interval_s=settings.effective_poll_interval_s,
+            on_cycle=cycle_hook(app),
         )
         app[keys.POLLER] = poller
         scheduler = build_scheduler(

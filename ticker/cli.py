@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 
 from aiohttp import ClientSession, ClientTimeout, web
@@ -22,6 +22,7 @@ from ticker.freshness import State, assess
 from ticker.logs import setup_logging
 from ticker.models import KST, Station
 from ticker.poller import Poller
+from ticker.report import Status, check_line, load_report
 from ticker.sources import build_source
 from ticker.store import Store, connect
 
@@ -131,7 +132,7 @@ def serve(settings: Settings, stations: list[Station]) -> int:
 
 
 def _secret(url: str) -> object:
-    from pydantic import SecretStr  # noqa: PLC0415
+    from pydantic import SecretStr
 
     return SecretStr(url)
 
@@ -181,29 +182,37 @@ async def poll_once(settings: Settings, stations: list[Station]) -> int:
     return 0
 
 
-async def check(settings: Settings, stations: list[Station]) -> int:
-    """Freshness for monitors from Redis alone: 0 ok, 1 warning, 2 critical."""
-    with redis_url(settings) as url:
-        redis = connect(url)
-        try:
-            snap = await Store(redis).load_snapshot()
-        except StoreError as err:
-            print(f"CRITICAL: cannot read Redis ({err})")
-            return 2
-        finally:
-            await redis.aclose()
-    rows = assess(stations, snap.observations, snap.fetched_at, datetime.now(UTC))
-    by_state: dict[State, list[str]] = {}
-    for row in rows:
-        by_state.setdefault(row.state, []).append(row.name)
-    bad = by_state.get(State.STALE, []) + by_state.get(State.MISSING, [])
-    late = by_state.get(State.LATE, [])
-    fresh = len(by_state.get(State.FRESH, []))
-    if bad:
-        print(f"CRITICAL: {len(bad)} of {len(rows)} stations stale or missing: {', '.join(bad)}")
-        return 2
-    if late:
-        print(f"WARNING: {len(late)} of {len(rows)} stations late: {', '.join(late)}")
-        return 1
-    print(f"OK: {fresh} of {len(rows)} stations fresh")
-    return 0
+def check_redis_url(settings: Settings) -> str | None:
+    """The Redis to check: configured, else an embedded one already running; never start one."""
+    if settings.redis_url is not None:
+        return settings.redis_url.get_secret_value()
+    return EmbeddedRedis(settings.data_dir).running_url()
+
+
+async def check(
+    settings: Settings,
+    stations: list[Station],
+    *,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> int:
+    """Freshness for monitors from Redis alone: one line, exit 0 ok, 1 warning, 2 critical."""
+    url = check_redis_url(settings)
+    if url is None:
+        print(
+            "CRITICAL - no Redis: TICKER_REDIS_URL is unset and no embedded Redis "
+            f"is running for {settings.data_dir}"
+        )
+        return Status.CRITICAL.exit_code
+    redis = connect(url)
+    try:
+        report = await load_report(
+            Store(redis),
+            stations,
+            clock(),
+            interval_s=settings.effective_poll_interval_s,
+            source_names=[settings.effective_source],
+        )
+    finally:
+        await redis.aclose()
+    print(check_line(report))
+    return report.status.exit_code

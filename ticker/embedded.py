@@ -150,6 +150,11 @@ class EmbeddedRedis:
             return None
         return port if _answers_ping(port) else None
 
+    def running_url(self) -> str | None:
+        """The URL of an embedded Redis a ticker process runs here, or None; starts nothing."""
+        port = self._running_port()
+        return None if port is None else f"redis://127.0.0.1:{port}/0"
+
     def start(self) -> str:
         """Start (or join) the embedded Redis; return its URL."""
         self.data_dir.mkdir(parents=True, exist_ok=True)

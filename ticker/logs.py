@@ -7,15 +7,22 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+# Structured fields a log line may carry (``extra=``), passed on as top-level JSON keys.
+EXTRA_FIELDS = ("event", "station", "state", "source", "kind")
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        doc = {
+        doc: dict[str, object] = {
             "ts": datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        for name in EXTRA_FIELDS:
+            value = getattr(record, name, None)
+            if value is not None:
+                doc[name] = value
         if record.exc_info:
             doc["exc"] = self.formatException(record.exc_info)
         return json.dumps(doc, ensure_ascii=False)

@@ -32,6 +32,7 @@ class Keys:
         self.heartbeat = f"{prefix}:poller:heartbeat"  # poller's last cycle, with a TTL
         self.cycles = f"{prefix}:poller:cycles"  # list: the latest poll cycles, newest first
         self.epoch = f"{prefix}:poller:epoch"  # fencing counter, bumped per lease acquisition
+        self.poller_process = f"{prefix}:poller:process"  # who polls: host, pid, role; with a TTL
 
     def source(self, name: str) -> str:
         """Hash of one source's state: last success, last error and error counts."""
@@ -216,6 +217,21 @@ class Store:
         except RedisError as err:
             raise StoreError(_describe(err)) from err
         return [json.loads(r) for r in raws]
+
+    async def record_poller_process(self, process: Mapping[str, Any], *, ttl_s: float) -> None:
+        """Say which process polls; the record expires with the poller's heartbeat."""
+        doc = json.dumps(process, ensure_ascii=False)
+        try:
+            await self.redis.set(self.keys.poller_process, doc, px=int(ttl_s * 1000))
+        except RedisError as err:
+            raise StoreError(_describe(err)) from err
+
+    async def load_poller_process(self) -> dict[str, Any] | None:
+        try:
+            raw = await self.redis.get(self.keys.poller_process)
+        except RedisError as err:
+            raise StoreError(_describe(err)) from err
+        return None if raw is None else dict(json.loads(raw))
 
     async def ping(self) -> None:
         try:

@@ -1,0 +1,278 @@
+"""Ops routes (/v1/freshness, /status, /metrics, /readyz), request metrics, the cycle hook."""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
+
+import jinja2
+from aiohttp import web
+from prometheus_client.aiohttp import make_aiohttp_handler
+
+from ticker import keys
+from ticker.errors import StoreError
+from ticker.freshness import State, TransitionLog, assess, human_age
+from ticker.models import KST
+from ticker.poller import CycleResult
+from ticker.report import FreshnessReport, headline, load_report, max_silence_s, poller_health
+from ticker.store import Snapshot
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+NO_STORE = "no-store"
+STATUS_REFRESH_S = 10
+# Answers that put observations in front of readers; their data age is what the SLO is about.
+READER_ROUTES = frozenset(
+    {"/widget", "/widget/frame", "/embed.js", "/v1/observations", "/v1/stations/{id}"}
+)
+UNMATCHED = "unmatched"  # one label for every unknown path, so scanners cannot grow the series
+STATUS_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'"
+)
+
+ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("ticker", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _kst(value: datetime | None, now: datetime | None = None) -> str:
+    """KST clock time; with the date when it is not today's."""
+    if value is None:
+        return "-"
+    local = value.astimezone(KST)
+    if now is not None and local.date() == now.astimezone(KST).date():
+        return local.strftime("%H:%M:%S") if local.second else local.strftime("%H:%M")
+    return local.strftime("%m-%d %H:%M")
+
+
+ENV.filters["kst"] = _kst
+ENV.filters["age"] = human_age
+
+
+def setup_ops_routes(app: web.Application, *, role: str) -> None:
+    """Register the ops routes, the request-metrics middleware and the ops cleanup context."""
+    app.router.add_get("/v1/freshness", freshness)
+    app.router.add_get("/status", status_page)
+    app.router.add_get("/metrics", _metrics_handler(app))
+    app.router.add_get("/readyz", _readyz(role))
+    # Outermost, so it sees the status the client gets, after errors became JSON answers.
+    app.middlewares.insert(0, _request_metrics(app))
+    app.cleanup_ctx.append(_ops_ctx)
+
+
+async def _ops_ctx(app: web.Application) -> AsyncIterator[None]:
+    metrics = app[keys.METRICS]
+    polling = keys.POLLER in app
+    # Until the poll lease lands, the process that runs the poller is the leader.
+    metrics.is_leader.set(1 if polling else 0)
+    if polling:
+        metrics.init_source(app[keys.POLLER].source.name)
+    yield
+    metrics.is_leader.set(0)
+    metrics.process_exited()
+
+
+async def current_report(app: web.Application) -> FreshnessReport:
+    """The freshness report as of now, from Redis, or from this process's snapshot without it."""
+    settings, live, stations = app[keys.SETTINGS], app[keys.LIVE], app[keys.STATIONS]
+    return await load_report(
+        app[keys.STORE],
+        stations,
+        app[keys.CLOCK](),
+        interval_s=settings.effective_poll_interval_s,
+        source_names=[settings.effective_source],
+        fallback=live.snapshot if live.loaded else None,
+        served_version=live.version if live.loaded else None,
+    )
+
+
+async def freshness(request: web.Request) -> web.Response:
+    report = await current_report(request.app)
+    return web.Response(
+        text=report.model_dump_json(),
+        content_type="application/json",
+        headers={"Cache-Control": NO_STORE, "X-Content-Type-Options": "nosniff"},
+    )
+
+
+async def status_page(request: web.Request) -> web.Response:
+    app = request.app
+    report = await current_report(app)
+    html = ENV.get_template("status.html").render(
+        report=report,
+        headline=headline(report),
+        now=report.generated_at,
+        State=State,
+        refresh_s=STATUS_REFRESH_S,
+        me={"host": socket.gethostname(), "pid": os.getpid()},
+        source_name=app[keys.SETTINGS].effective_source,
+    )
+    return web.Response(
+        text=html,
+        content_type="text/html",
+        headers={
+            "Cache-Control": NO_STORE,
+            "Content-Security-Policy": STATUS_CSP,
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+        },
+    )
+
+
+def _metrics_handler(app: web.Application) -> Handler:
+    metrics = app[keys.METRICS]
+    expose = make_aiohttp_handler(metrics.exposition_registry())
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        report = await current_report(request.app)
+        metrics.state.update(report)
+        live = request.app[keys.LIVE]
+        if live.loaded:
+            metrics.snapshot_version.set(live.version)
+        return await expose(request)
+
+    return handler
+
+
+def _readyz(role: str) -> Handler:
+    async def handler(request: web.Request) -> web.Response:
+        app = request.app
+        store, settings = app[keys.STORE], app[keys.SETTINGS]
+        ok: list[str] = []
+        failing: dict[str, str] = {}
+        try:
+            await store.ping()
+            ok.append("redis")
+        except StoreError as err:
+            failing["redis"] = str(err)
+        if role in ("all", "web"):
+            live = app[keys.LIVE]
+            if live.loaded and live.version > 0:
+                ok.append("snapshot")
+            else:
+                failing["snapshot"] = "no snapshot loaded from Redis yet"
+        if "redis" in failing:
+            failing["poll_heartbeat"] = "unknown: Redis unreachable"
+        else:
+            try:
+                beat = await store.load_heartbeat()
+            except StoreError as err:
+                beat, failing["poll_heartbeat"] = None, str(err)
+            if "poll_heartbeat" not in failing:
+                health = poller_health(
+                    beat, None, app[keys.CLOCK](), interval_s=settings.effective_poll_interval_s
+                )
+                if health.alive:
+                    ok.append("poll_heartbeat")
+                elif health.last_cycle_at is None:
+                    failing["poll_heartbeat"] = "no poll cycle recorded"
+                else:
+                    failing["poll_heartbeat"] = (
+                        f"last poll cycle {health.heartbeat_age_s} s ago "
+                        f"(limit {health.max_silence_s} s)"
+                    )
+        return web.json_response(
+            {"ok": ok, "failing": failing},
+            status=503 if failing else 200,
+            headers={"Cache-Control": NO_STORE},
+        )
+
+    return handler
+
+
+class _AgeIndex:
+    """Observation times of the current snapshot, sorted once per snapshot for cheap lookups."""
+
+    def __init__(self) -> None:
+        self._snapshot: Snapshot | None = None
+        self._sorted: list[float] = []
+        self._by_id: dict[int, float] = {}
+
+    def _index(self, snapshot: Snapshot) -> None:
+        if snapshot is not self._snapshot:
+            self._by_id = {
+                sid: o.observed_at.timestamp() for sid, o in snapshot.observations.items()
+            }
+            self._sorted = sorted(self._by_id.values())
+            self._snapshot = snapshot
+
+    def oldest_shown(self, snapshot: Snapshot, now: float, hard_max_age_s: float) -> float | None:
+        """Age of the oldest observation young enough to be shown, if any."""
+        self._index(snapshot)
+        i = bisect.bisect_left(self._sorted, now - hard_max_age_s)
+        return now - self._sorted[i] if i < len(self._sorted) else None
+
+    def station(self, snapshot: Snapshot, now: float, station_id: int) -> float | None:
+        self._index(snapshot)
+        ts = self._by_id.get(station_id)
+        return None if ts is None else now - ts
+
+
+def _route_of(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else UNMATCHED
+
+
+def _request_metrics(app: web.Application) -> Callable[..., Awaitable[web.StreamResponse]]:
+    ages = _AgeIndex()
+
+    @web.middleware
+    async def count(request: web.Request, handler: Handler) -> web.StreamResponse:
+        metrics = app[keys.METRICS]
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            metrics.count_request(_route_of(request), exc.status)
+            raise
+        except BaseException:
+            metrics.count_request(_route_of(request), 500)
+            raise
+        route = _route_of(request)
+        metrics.count_request(route, response.status)
+        if route in READER_ROUTES and response.status in (200, 304):
+            live = app[keys.LIVE]
+            now = app[keys.CLOCK]().timestamp()
+            if route == "/v1/stations/{id}":
+                raw = request.match_info.get("id", "")
+                age = ages.station(live.snapshot, now, int(raw)) if raw.isdigit() else None
+            else:
+                age = ages.oldest_shown(live.snapshot, now, app[keys.SETTINGS].hard_max_age_s)
+            if age is not None:
+                metrics.served_age.observe(max(0.0, age))
+        return response
+
+    return count
+
+
+def cycle_hook(app: web.Application) -> Callable[[CycleResult], Awaitable[None]]:
+    """The poller's ``on_cycle``: count the cycle, say who polls, log station transitions."""
+    transitions = TransitionLog()
+    process = {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "since": app[keys.CLOCK]().timestamp(),
+    }
+
+    async def on_cycle(result: CycleResult) -> None:
+        app[keys.METRICS].observe_cycle(result)
+        store, stations = app[keys.STORE], app[keys.STATIONS]
+        interval = app[keys.SETTINGS].effective_poll_interval_s
+        try:
+            await store.record_poller_process(process, ttl_s=max_silence_s(interval))
+            snap = await store.load_snapshot()
+        except StoreError:
+            return  # the poller itself reports Redis outages, once
+        transitions.update(assess(stations, snap.observations, snap.fetched_at, app[keys.CLOCK]()))
+
+    return on_cycle

@@ -1,0 +1,294 @@
+"""The ops verdict: stations, sources and the poller judged together, read from Redis.
+
+The same report feeds ``/v1/freshness``, ``/status``, ``/metrics`` and ``ticker check``, so the
+four can never disagree about a station.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from ticker.errors import StoreError
+from ticker.freshness import (
+    Cycle,
+    State,
+    StationFreshness,
+    assess,
+    from_epoch,
+    human_age,
+    parse_cycles,
+    redact,
+)
+from ticker.models import KST, Observation, Station
+from ticker.store import EMPTY_SNAPSHOT, Snapshot, Store
+
+CYCLES_SHOWN = 12
+
+
+class Status(StrEnum):
+    """Overall verdict, in the words of Nagios-style monitors."""
+
+    OK = "ok"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+    @property
+    def exit_code(self) -> int:
+        return {"ok": 0, "warning": 1, "critical": 2}[self.value]
+
+
+class SourceHealth(BaseModel):
+    """One upstream's record: last success, last classified failure and failure counts."""
+
+    name: str
+    state: Literal["ok", "failing", "unknown"]
+    last_success_at: AwareDatetime | None = None
+    last_error_at: AwareDatetime | None = None
+    last_error_kind: str | None = None
+    last_error: str | None = None
+    errors: dict[str, int] = Field(default_factory=dict)
+
+
+class PollerProcess(BaseModel):
+    """The process that polls (holds the poll lease)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    host: str
+    pid: int
+    role: str | None = None
+    since: AwareDatetime | None = None
+
+
+class PollerHealth(BaseModel):
+    alive: bool
+    last_cycle_at: AwareDatetime | None = None
+    heartbeat_age_s: int | None = None
+    max_silence_s: int
+    interval_s: float
+    holder: PollerProcess | None = None
+
+
+class FreshnessReport(BaseModel):
+    """The body of GET /v1/freshness."""
+
+    generated_at: AwareDatetime
+    status: Status
+    summary: str
+    problems: list[str]
+    counts: dict[State, int]
+    redis: Literal["ok", "unreachable"]
+    version: int | None = Field(description="snapshot version in Redis")
+    served_version: int | None = Field(default=None, description="version this process serves")
+    poller: PollerHealth
+    sources: list[SourceHealth]
+    stations: list[StationFreshness]
+    cycles: list[Cycle]
+
+
+def source_health(name: str, raw: Mapping[str, str], tz: Any = KST) -> SourceHealth:
+    """A source's Redis hash as a typed record."""
+    success = from_epoch(raw.get("last_success"), tz)
+    error_at = from_epoch(raw.get("last_error_at"), tz)
+    errors = {
+        key.removeprefix("errors:"): int(value)
+        for key, value in sorted(raw.items())
+        if key.startswith("errors:") and value.lstrip("-").isdigit()
+    }
+    if success is None and error_at is None:
+        state: Literal["ok", "failing", "unknown"] = "unknown"
+    elif error_at is not None and (success is None or error_at >= success):
+        state = "failing"
+    else:
+        state = "ok"
+    return SourceHealth(
+        name=name,
+        state=state,
+        last_success_at=success,
+        last_error_at=error_at,
+        last_error_kind=raw.get("last_error_kind"),
+        last_error=redact(raw.get("last_error")),
+        errors=errors,
+    )
+
+
+def max_silence_s(interval_s: float) -> int:
+    """How long the poller may stay quiet before it counts as not polling (its heartbeat TTL)."""
+    return int(interval_s * 3 + 30)
+
+
+def poller_health(
+    heartbeat: Mapping[str, Any] | None,
+    holder: Mapping[str, Any] | None,
+    now: datetime,
+    *,
+    interval_s: float,
+) -> PollerHealth:
+    """Whether the poller is polling, judged by its heartbeat."""
+    limit = max_silence_s(interval_s)
+    last = from_epoch(heartbeat.get("started_at"), now.tzinfo) if heartbeat else None
+    age = int((now - last).total_seconds()) if last else None
+    process = None
+    if holder:
+        try:
+            process = PollerProcess.model_validate(
+                {**holder, "since": from_epoch(holder.get("since"), now.tzinfo)}
+            )
+        except ValidationError:
+            process = None
+    return PollerHealth(
+        alive=age is not None and age <= limit,
+        last_cycle_at=last,
+        heartbeat_age_s=age,
+        max_silence_s=limit,
+        interval_s=interval_s,
+        holder=process,
+    )
+
+
+def build_report(
+    stations: Sequence[Station],
+    now: datetime,
+    *,
+    redis_ok: bool,
+    observations: Mapping[int, Observation],
+    fetched_at: Mapping[int, float],
+    version: int | None,
+    heartbeat: Mapping[str, Any] | None,
+    holder: Mapping[str, Any] | None,
+    cycles: Sequence[Mapping[str, Any]],
+    sources: Mapping[str, Mapping[str, str]],
+    interval_s: float,
+    served_version: int | None = None,
+) -> FreshnessReport:
+    """Judge every station, source and the poller, and sum it up in one verdict."""
+    now = now.astimezone(KST)
+    parsed_cycles = parse_cycles(cycles)
+    rows = assess(stations, observations, fetched_at, now, cycles=parsed_cycles)
+    health = [source_health(name, raw) for name, raw in sources.items()]
+    poller = poller_health(heartbeat, holder, now, interval_s=interval_s)
+    counts = {state: sum(1 for r in rows if r.state is state) for state in State}
+    critical, warning = _problems(rows, health, poller, redis_ok=redis_ok)
+    status = Status.CRITICAL if critical else Status.WARNING if warning else Status.OK
+    problems = critical + warning
+    fresh = counts[State.FRESH]
+    summary = problems[0] if problems else f"{fresh} of {len(rows)} stations fresh"
+    return FreshnessReport(
+        generated_at=now.replace(microsecond=0),
+        status=status,
+        summary=summary,
+        problems=problems,
+        counts=counts,
+        redis="ok" if redis_ok else "unreachable",
+        version=version,
+        served_version=served_version,
+        poller=poller,
+        sources=health,
+        stations=rows,
+        cycles=parsed_cycles[:CYCLES_SHOWN],
+    )
+
+
+def _problems(
+    rows: Sequence[StationFreshness],
+    sources: Sequence[SourceHealth],
+    poller: PollerHealth,
+    *,
+    redis_ok: bool,
+) -> tuple[list[str], list[str]]:
+    critical: list[str] = []
+    warning: list[str] = []
+    if not redis_ok:
+        critical.append("Redis unreachable")
+    bad = [r for r in rows if r.state in (State.STALE, State.MISSING)]
+    if bad:
+        names = ", ".join(f"{r.name} {r.state.value}" for r in bad)
+        critical.append(f"{len(bad)} of {len(rows)} stations stale or missing: {names}")
+    if redis_ok and not poller.alive:
+        if poller.last_cycle_at is None:
+            critical.append("poller not polling: no poll cycle recorded")
+        else:
+            ago = human_age(poller.heartbeat_age_s)
+            critical.append(f"poller not polling: last cycle {ago} ago")
+    late = [r for r in rows if r.state is State.LATE]
+    if late:
+        names = ", ".join(r.name for r in late)
+        warning.append(f"{len(late)} of {len(rows)} stations late: {names}")
+    for source in sources:
+        if source.state == "failing":
+            warning.append(f"source {source.name} failing ({source.last_error_kind})")
+    return critical, warning
+
+
+def headline(report: FreshnessReport) -> str:
+    """A short line for the top of a page: what is wrong, in a few words."""
+    parts = [
+        f"{n} {state.value}" for state, n in report.counts.items() if n and state is not State.FRESH
+    ]
+    if report.redis != "ok":
+        parts.insert(0, "Redis unreachable")
+    elif not report.poller.alive:
+        parts.append("poller not polling")
+    parts += [
+        f"{s.name} failing ({s.last_error_kind})" for s in report.sources if s.state == "failing"
+    ]
+    if not parts:
+        return report.summary
+    return (
+        " · ".join(parts)
+        + f" — of {len(report.stations)} stations, {report.counts[State.FRESH]} fresh"
+    )
+
+
+def check_line(report: FreshnessReport) -> str:
+    """One line for cron and Nagios-style monitors, with performance data after the bar."""
+    text = "; ".join(report.problems) if report.problems else report.summary
+    counts = " ".join(f"{state.value}={n}" for state, n in report.counts.items())
+    beat = report.poller.heartbeat_age_s
+    perf = f"{counts} poll_age={beat}s" if beat is not None else counts
+    return f"{report.status.value.upper()} - {text} | {perf}"
+
+
+async def load_report(
+    store: Store,
+    stations: Sequence[Station],
+    now: datetime,
+    *,
+    interval_s: float,
+    source_names: Iterable[str],
+    fallback: Snapshot | None = None,
+    served_version: int | None = None,
+) -> FreshnessReport:
+    """Read everything the report needs from Redis; with Redis away, judge ``fallback``."""
+    wanted = list(source_names)
+    try:
+        snap = await store.load_snapshot()
+        heartbeat = await store.load_heartbeat()
+        holder = await store.load_poller_process()
+        cycles = await store.load_cycles()
+        names = dict.fromkeys([*wanted, *(o.source for o in snap.observations.values())])
+        sources = {name: await store.load_source(name) for name in names}
+        redis_ok = True
+    except StoreError:
+        snap = fallback or EMPTY_SNAPSHOT
+        heartbeat = holder = None
+        cycles, sources, redis_ok = [], {name: {} for name in wanted}, False
+    return build_report(
+        stations,
+        now,
+        redis_ok=redis_ok,
+        observations=snap.observations,
+        fetched_at=snap.fetched_at,
+        version=snap.version if redis_ok else None,
+        heartbeat=heartbeat,
+        holder=holder,
+        cycles=cycles,
+        sources=sources,
+        interval_s=interval_s,
+        served_version=served_version,
+    )
