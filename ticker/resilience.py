@@ -112,7 +112,8 @@ class Circuit:
         if self.failures < self.threshold:
             return False
         was_open = self.open_until is not None
-        steps = self.failures - self.threshold
+        # The first pause spans two intervals, so at least one scheduled cycle is skipped.
+        steps = self.failures - self.threshold + 1
         pause = min(self.cap_s, self.base_s * 2**steps) * (0.9 + 0.2 * self._rng())
         self.open_until = now + timedelta(seconds=pause)
         return not was_open

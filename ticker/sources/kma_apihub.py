@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from ticker.errors import (
+    ConfigError,
     UpstreamAuthError,
     UpstreamError,
     UpstreamForbiddenError,
@@ -174,8 +175,6 @@ class KmaApiHubSource:
     def from_settings(cls, settings: Settings, session: aiohttp.ClientSession) -> KmaApiHubSource:
         """The source as configured: base URL, key, timeout and retries."""
         if settings.kma_auth_key is None:
-            from ticker.errors import ConfigError  # noqa: PLC0415
-
             msg = "TICKER_SOURCE=kma_apihub needs TICKER_KMA_AUTH_KEY"
             raise ConfigError(msg)
         return cls(

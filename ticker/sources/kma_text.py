@@ -30,6 +30,8 @@ INDEX = {name: i for i, name in enumerate(COLUMNS)}
 
 # Temperatures at or below this are KMA's missing markers (-99.0, -999.0), never readings.
 TEMPERATURE_MISSING_AT_OR_BELOW = -50.0
+# KMA marks some missing values as 900 and more (the forecast guide's rule); no reading gets there.
+MISSING_AT_OR_ABOVE = 900.0
 
 _NUMBER = re.compile(r"^[+-]?\d{1,6}(?:\.\d{1,4})?$")
 _TM = re.compile(r"^\d{12}$")
@@ -84,13 +86,15 @@ def _number(token: str, column: str) -> float:
 
 def _temperature(token: str, column: str) -> float | None:
     value = _number(token, column)
-    return None if value <= TEMPERATURE_MISSING_AT_OR_BELOW else value
+    if value <= TEMPERATURE_MISSING_AT_OR_BELOW or value >= MISSING_AT_OR_ABOVE:
+        return None
+    return value + 0.0  # no "-0.0"
 
 
 def _non_negative(token: str, column: str) -> float | None:
     # Amounts, speeds and humidity cannot be negative: -9, -9.0, -99.0 all mean "not reported".
     value = _number(token, column)
-    return None if value < 0 else value
+    return None if value < 0 or value >= MISSING_AT_OR_ABOVE else value + 0.0
 
 
 def _code(low: int, high: int) -> Callable[[str, str], int | None]:
@@ -207,7 +211,12 @@ _WIDTHS = (
 
 def format_row(values: dict[str, str]) -> str:
     """Lay out one row from already formatted tokens (every column of COLUMNS)."""
-    return "".join(w.format(values[c]) for w, c in zip(_WIDTHS, COLUMNS, strict=True))
+    out = ""
+    for width, column in zip(_WIDTHS, COLUMNS, strict=True):
+        cell = width.format(values[column])
+        # A token as wide as its column would run into the one before it.
+        out += cell if not out or cell.startswith(" ") else " " + cell
+    return out
 
 
 def format_frame(rows: list[str], *, ruler: bool = True) -> bytes:
