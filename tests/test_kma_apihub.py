@@ -84,11 +84,36 @@ FAULTS = [
     ({"kind": "garbage"}, "parse", None),
     ({"kind": "empty"}, "no_data", None),
     ({"kind": "disconnect"}, "connection", None),
-    ({"bad_rows": [98, 105, 108, 133, 143, 152, 156, 159, 172, 184, 201, 226, 238, 259, 283, 294]}, "parse", None),
+    (
+        {
+            "bad_rows": [
+                98,
+                105,
+                108,
+                133,
+                143,
+                152,
+                156,
+                159,
+                172,
+                184,
+                201,
+                226,
+                238,
+                259,
+                283,
+                294,
+            ]
+        },
+        "parse",
+        None,
+    ),
 ]
 
 
-@pytest.mark.parametrize(("fault", "kind", "status"), FAULTS, ids=[f"{k}-{s}" for _, k, s in FAULTS])
+@pytest.mark.parametrize(
+    ("fault", "kind", "status"), FAULTS, ids=[f"{k}-{s}" for _, k, s in FAULTS]
+)
 async def test_every_fault_is_classified(fake, http, stations, clock, fault, kind, status):
     fake.set_fault(**fault)
     with pytest.raises(UpstreamError) as caught:
@@ -121,6 +146,7 @@ async def test_nobody_listening_is_a_connection_error(http, stations, clock):
         await source(http, f"http://127.0.0.1:{free_port()}").fetch(stations, clock())
     assert caught.value.kind == "connection"
     assert KEY not in str(caught.value)
+    assert caught.value.__cause__ is None and caught.value.__context__ is None
 
 
 async def test_transient_faults_are_retried_with_jittered_backoff(fake, http, stations, clock):
@@ -139,7 +165,9 @@ async def test_faults_that_cannot_heal_are_not_retried(fake, http, stations, clo
     fake.set_fault(kind=kind)
     sleeps = Sleeps()
     with pytest.raises(UpstreamError):
-        await source(http, fake.base_url, retry=RetryPolicy(attempts=5), sleep=sleeps).fetch(stations, clock())
+        await source(http, fake.base_url, retry=RetryPolicy(attempts=5), sleep=sleeps).fetch(
+            stations, clock()
+        )
     assert fake.stats()["requests"]["sfctm2"] == 1
     assert sleeps.pauses == []
 
@@ -148,12 +176,16 @@ async def test_attempts_run_out(fake, http, stations, clock):
     fake.set_fault(kind="maintenance")
     sleeps = Sleeps()
     with pytest.raises(UpstreamError) as caught:
-        await source(http, fake.base_url, retry=RetryPolicy(attempts=3), sleep=sleeps).fetch(stations, clock())
+        await source(http, fake.base_url, retry=RetryPolicy(attempts=3), sleep=sleeps).fetch(
+            stations, clock()
+        )
     assert caught.value.kind == "maintenance"
     assert fake.stats()["requests"]["sfctm2"] == 3
 
 
-async def test_stations_missing_from_the_latest_answer_are_asked_for_the_hour_before(fake, http, stations, clock):
+async def test_stations_missing_from_the_latest_answer_are_asked_for_the_hour_before(
+    fake, http, stations, clock
+):
     fake.set_fault(missing=[108, 159], times=1)
     rows = await source(http, fake.base_url).fetch(stations, clock())
     by_id = {r.station_id: r for r in rows}

@@ -71,13 +71,21 @@ async def baseline(stations: list[Station], store: Store, fake: FakeApiHub) -> S
     """Good data stored the way the service stores it, before a fault is tried."""
     async with aiohttp.ClientSession() as http:
         source = KmaApiHubSource(session=http, auth_key=KEY, base_url=fake.base_url, retry=NO_RETRY)
-        poller = Poller(stations=stations, source=source, store=store, clock=lambda: datetime.now(UTC), interval_s=300)
+        poller = Poller(
+            stations=stations,
+            source=source,
+            store=store,
+            clock=lambda: datetime.now(UTC),
+            interval_s=300,
+        )
         assert (await poller.run_once()).outcome == "ok"
     return await store.load_snapshot()
 
 
 def widget(stations: list[Station], snap: Snapshot, at: datetime) -> str:
-    return render_widget(build_view(stations, snap.observations, at, version=snap.version, hard_max_age_s=21600))
+    return render_widget(
+        build_view(stations, snap.observations, at, version=snap.version, hard_max_age_s=21600)
+    )
 
 
 async def test_poll_once_shows_what_the_rows_say(env, fake, stations, store, tmp_path):
@@ -92,7 +100,11 @@ async def test_poll_once_shows_what_the_rows_say(env, fake, stations, store, tmp
     }, duplicates=[108], future=[159])  # fmt: skip
     env["TICKER_FALLBACK"] = "none"
     code, out, err = await ticker(env, "poll", "--once", cwd=tmp_path)
-    lines = {int(line.split()[0]): line.split() for line in out.splitlines() if line[:4].strip().isdigit()}
+    lines = {
+        int(line.split()[0]): line.split()
+        for line in out.splitlines()
+        if line[:4].strip().isdigit()
+    }
     assert lines[98][5:] == ["눈", "-9.0℃"]
     assert lines[105][5:] == ["비/눈", "0.4℃"]
     assert lines[108][5:] == ["맑음", "32.7℃"]  # not the older duplicate row's -12.3
@@ -103,7 +115,9 @@ async def test_poll_once_shows_what_the_rows_say(env, fake, stations, store, tmp
     assert lines[159][-1] == f"{float(fake.last_rows[159]['TA']):.1f}℃"  # not the future row's 45.5
     assert "-99" not in out and "45.5" not in out
     assert code == 1  # 133 has no usable row
-    assert err.strip().splitlines()[-1] == "poll incomplete: 1 of 16 stations not fresh: 대전(missing)"
+    assert (
+        err.strip().splitlines()[-1] == "poll incomplete: 1 of 16 stations not fresh: 대전(missing)"
+    )
     snap = await store.load_snapshot()
     assert snap.observations[98].temperature_c == -9.0
     assert 133 not in snap.observations
@@ -129,7 +143,9 @@ FAULTS = [
 ]
 
 
-@pytest.mark.parametrize(("fault", "kind"), FAULTS, ids=[f"{k}-{i}" for i, (_, k) in enumerate(FAULTS)])
+@pytest.mark.parametrize(
+    ("fault", "kind"), FAULTS, ids=[f"{k}-{i}" for i, (_, k) in enumerate(FAULTS)]
+)
 async def test_a_fault_changes_nothing_stored_and_says_why_in_one_line(
     env, fake, stations, store, tmp_path, fault, kind
 ):
@@ -160,15 +176,42 @@ async def test_a_fault_changes_nothing_stored_and_says_why_in_one_line(
     assert KEY not in json.dumps(state) and KEY not in json.dumps(await store.load_cycles())
 
 
+async def test_check_names_a_failing_upstream_until_it_answers_again(env, fake, stations, store, tmp_path):
+    await baseline(stations, store, fake)
+    code, out, _ = await ticker(env, "check", cwd=tmp_path)
+    assert (code, out.strip()) == (0, "OK: 16 of 16 stations fresh")
+    fake.set_fault(kind="quota")
+    assert (await ticker(env, "poll", "--once", cwd=tmp_path))[0] == 1
+    code, out, _ = await ticker(env, "check", cwd=tmp_path)
+    assert code == 0  # the data is still fresh: only the note says the upstream fails
+    assert out.startswith("OK: 16 of 16 stations fresh; kma_apihub failing, last at ")
+    assert out.strip().endswith("KST (quota: quota exceeded (HTTP 403: API 호출 한도를 초과했습니다.))")
+    assert len(out.strip().splitlines()) == 1 and KEY not in out
+    fake.clear_faults()
+    assert (await ticker(env, "poll", "--once", cwd=tmp_path))[0] == 0
+    code, out, _ = await ticker(env, "check", cwd=tmp_path)
+    assert (code, out.strip()) == (0, "OK: 16 of 16 stations fresh")
+
+
 async def test_no_key_is_a_configuration_error(env, store, tmp_path):
     del env["TICKER_KMA_AUTH_KEY"]
     code, _, err = await ticker(env, "poll", "--once", cwd=tmp_path)
     assert code == 2
-    assert err.strip().splitlines()[-1] == "ticker: TICKER_SOURCE=kma_apihub needs TICKER_KMA_AUTH_KEY"
+    assert (
+        err.strip().splitlines()[-1] == "ticker: TICKER_SOURCE=kma_apihub needs TICKER_KMA_AUTH_KEY"
+    )
 
 
-async def test_the_running_service_shows_the_rows_and_marks_fallback_values(env, fake, stations, store, tmp_path):
-    fake.set_fault(values={98: {"TA": "-9.0", "WC": "71"}, 108: {"TA": "32.7", "CA_TOT": "0"}, 133: {"TA": "-99.0"}})
+async def test_the_running_service_shows_the_rows_and_marks_fallback_values(
+    env, fake, stations, store, tmp_path
+):
+    fake.set_fault(
+        values={
+            98: {"TA": "-9.0", "WC": "71"},
+            108: {"TA": "32.7", "CA_TOT": "0"},
+            133: {"TA": "-99.0"},
+        }
+    )
     fake.set_fault(endpoint="ultra_ncst", values={133: {"T1H": "17.4", "PTY": "1"}})
     port = free_port()
     proc = await asyncio.create_subprocess_exec(
@@ -195,9 +238,17 @@ async def test_the_running_service_shows_the_rows_and_marks_fallback_values(env,
         async with asyncio.timeout(30):
             _, err = await proc.communicate()
     by_id = {s["id"]: s for s in doc["stations"]}  # type: ignore[index, union-attr]
-    assert (by_id[98]["temperature_c"], by_id[98]["condition_label"], by_id[98]["source"]) == (-9.0, "눈", "kma_apihub")
+    assert (by_id[98]["temperature_c"], by_id[98]["condition_label"], by_id[98]["source"]) == (
+        -9.0,
+        "눈",
+        "kma_apihub",
+    )
     assert (by_id[108]["temperature_c"], by_id[108]["condition"]) == (32.7, "clear")
-    assert (by_id[133]["temperature_c"], by_id[133]["condition"], by_id[133]["source"]) == (17.4, "rain", "ultra_ncst")
+    assert (by_id[133]["temperature_c"], by_id[133]["condition"], by_id[133]["source"]) == (
+        17.4,
+        "rain",
+        "ultra_ncst",
+    )
     for sid, served in fake.last_rows.items():
         if sid != 133:
             assert by_id[sid]["temperature_c"] == float(served["TA"])

@@ -80,7 +80,9 @@ async def test_retries_stop_when_the_next_pause_would_overrun_the_budget():
 
     policy = RetryPolicy(attempts=10, base_s=2.0, cap_s=2.0, budget_s=12.0)
     with pytest.raises(UpstreamTimeoutError):
-        await retrying(call, policy, what="x", sleep=sleep, rng=lambda: 1.0, monotonic=lambda: now[0])
+        await retrying(
+            call, policy, what="x", sleep=sleep, rng=lambda: 1.0, monotonic=lambda: now[0]
+        )
     assert calls == [0.0, 6.0]  # a third attempt would start at 12 s: past the budget
 
 
@@ -107,7 +109,9 @@ async def test_a_failing_upstream_is_polled_less_often_and_logged_once(
     failing = UpstreamMaintenanceError("HTML page instead of data (HTTP 503)", status=503)
     source = ScriptedSource([None] + [failing] * 8 + [None])
     circuit = Circuit(threshold=3, base_s=300, cap_s=3600, rng=lambda: 0.5)
-    poller = Poller(stations=stations, source=source, store=store, clock=clock, interval_s=300, circuit=circuit)
+    poller = Poller(
+        stations=stations, source=source, store=store, clock=clock, interval_s=300, circuit=circuit
+    )
 
     assert (await poller.run_once()).outcome == "ok"
     before = await store.load_snapshot()

@@ -63,7 +63,11 @@ def test_error_answers_are_classified(name: str, status: int, kind: str):
 
 @pytest.mark.parametrize(
     ("body", "status", "kind"),
-    [(b"Unexpected errors", 500, "status"), (b"\x00\xff garbage", 200, "parse"), (b'{"x": 1}', 200, "parse")],
+    [
+        (b"Unexpected errors", 500, "status"),
+        (b"\x00\xff garbage", 200, "parse"),
+        (b'{"x": 1}', 200, "parse"),
+    ],
 )
 def test_other_answers(body: bytes, status: int, kind: str):
     with pytest.raises(UpstreamError) as caught:
@@ -85,7 +89,16 @@ def test_one_item_comes_as_an_object():
     doc = json.loads(fixture("ncst_ok.json"))
     doc["response"]["body"]["items"]["item"] = doc["response"]["body"]["items"]["item"][3]
     items = parse_answer(200, "application/json", json.dumps(doc).encode())
-    assert items == [{"baseDate": "20250728", "baseTime": "1500", "category": "T1H", "nx": 60, "ny": 127, "obsrValue": "27.1"}]
+    assert items == [
+        {
+            "baseDate": "20250728",
+            "baseTime": "1500",
+            "category": "T1H",
+            "nx": 60,
+            "ny": 127,
+            "obsrValue": "27.1",
+        }
+    ]
 
 
 @pytest.mark.parametrize(
@@ -99,7 +112,9 @@ def test_precipitation_type_words(pty: str, word: Condition | None, stations: li
     assert to_observation(items, stations[0], datetime(2025, 7, 28, tzinfo=KST)).condition is word
 
 
-@pytest.mark.parametrize(("raw", "value"), [("-999", None), ("999", None), ("-50", None), ("-9.0", -9.0), ("x", None)])
+@pytest.mark.parametrize(
+    ("raw", "value"), [("-999", None), ("999", None), ("-50", None), ("-9.0", -9.0), ("x", None)]
+)
 def test_nowcast_temperature_sentinels(raw: str, value: float | None, stations: list[Station]):
     items = [{"baseDate": "20250728", "baseTime": "1500", "category": "T1H", "obsrValue": raw},
              {"baseDate": "20250728", "baseTime": "1500", "category": "RN1", "obsrValue": "강수없음"}]  # fmt: skip
@@ -115,10 +130,14 @@ def test_base_time_and_urls():
         "https://apihub.kma.go.kr/api/typ02/openApi/VilageFcstInfoService_2.0/getUltraSrtNcst"
     )
     assert key_param_for(default_url("https://apihub.kma.go.kr")) == "authKey"
-    assert key_param_for("https://apis.data.go.kr/1360000/VilageFcstInfoService_2.0/getUltraSrtNcst") == "serviceKey"
+    assert (
+        key_param_for("https://apis.data.go.kr/1360000/VilageFcstInfoService_2.0/getUltraSrtNcst")
+        == "serviceKey"
+    )
 
 
 # --- against the fake Hub ----------------------------------------------------------------------
+
 
 @pytest.fixture
 async def fake(stations: list[Station], clock: FixedClock) -> AsyncIterator[FakeApiHub]:
@@ -144,24 +163,37 @@ async def test_no_fallback_call_while_every_station_has_a_fresh_row(fake, http, 
     assert fake.stats()["requests"] == {"sfctm2": 1, "ultra_ncst": 0, "other": 0}
 
 
-@pytest.mark.parametrize("asos_fault", [{"missing": [108]}, {"sentinels": [108]}, {"values": {108: {"TM": "202507280900"}}}])
+@pytest.mark.parametrize(
+    "asos_fault",
+    [{"missing": [108]}, {"sentinels": [108]}, {"values": {108: {"TM": "202507280900"}}}],
+)
 async def test_a_station_without_a_fresh_valid_row_is_filled_from_its_grid_cell(
     fake, http, stations, clock, store: Store, asos_fault
 ):
     fake.set_fault(**asos_fault)
     fake.set_fault(endpoint="ultra_ncst", values={108: {"T1H": "-9.0", "PTY": "3"}})
-    poller = Poller(stations=stations, source=composite(http, fake), store=store, clock=clock, interval_s=300)
+    poller = Poller(
+        stations=stations, source=composite(http, fake), store=store, clock=clock, interval_s=300
+    )
     result = await poller.run_once()
     assert result.outcome == "ok", result
     params = fake.stats()["last_params"]["ultra_ncst"]
     assert (params["nx"], params["ny"], params["authKey"]) == ("60", "127", "***")
-    assert params["base_date"] == "20250728" and params["base_time"] == "1400"  # 15:05: the 15h nowcast is not out
+    assert (
+        params["base_date"] == "20250728" and params["base_time"] == "1400"
+    )  # 15:05: the 15h nowcast is not out
     snap = await store.load_snapshot()
     seoul = snap.observations[108]
-    assert (seoul.source, seoul.temperature_c, seoul.condition) == ("ultra_ncst", -9.0, Condition.SNOW)
+    assert (seoul.source, seoul.temperature_c, seoul.condition) == (
+        "ultra_ncst",
+        -9.0,
+        Condition.SNOW,
+    )
     assert snap.observations[159].source == "kma_apihub"
 
-    view = build_view(stations, snap.observations, clock(), version=snap.version, hard_max_age_s=21600)
+    view = build_view(
+        stations, snap.observations, clock(), version=snap.version, hard_max_age_s=21600
+    )
     doc = observations_document(view)
     assert next(s for s in doc.stations if s.id == 108).source == "ultra_ncst"
     html = render_widget(view)
@@ -174,11 +206,18 @@ async def test_a_station_without_a_fresh_valid_row_is_filled_from_its_grid_cell(
     assert all("kt-alt" not in s["class"] for s in page.stations if s["id"] != "108")
 
 
-@pytest.mark.parametrize("kind", ["gateway_auth", "gateway_quota", "gateway_json", "no_data", "maintenance", "disconnect"])
-async def test_a_failing_fallback_leaves_those_stations_as_they_were(fake, http, stations, clock, store, kind, caplog):
+@pytest.mark.parametrize(
+    "kind",
+    ["gateway_auth", "gateway_quota", "gateway_json", "no_data", "maintenance", "disconnect"],
+)
+async def test_a_failing_fallback_leaves_those_stations_as_they_were(
+    fake, http, stations, clock, store, kind, caplog
+):
     fake.set_fault(missing=[108])
     fake.set_fault(endpoint="ultra_ncst", kind=kind)
-    poller = Poller(stations=stations, source=composite(http, fake), store=store, clock=clock, interval_s=300)
+    poller = Poller(
+        stations=stations, source=composite(http, fake), store=store, clock=clock, interval_s=300
+    )
     result = await poller.run_once()
     assert result.outcome == "partial" and result.missing == [108]
     snap = await store.load_snapshot()

@@ -120,7 +120,9 @@ def _items(doc: Any, status: int) -> list[dict[str, Any]]:
     return [i for i in item if isinstance(i, dict)]
 
 
-def parse_answer(status: int, content_type: str, body: bytes, *, secrets: Sequence[str] = ()) -> list[dict[str, Any]]:
+def parse_answer(
+    status: int, content_type: str, body: bytes, *, secrets: Sequence[str] = ()
+) -> list[dict[str, Any]]:
     """The items of an answer, or the UpstreamError it stands for."""
     text = body.decode("utf-8", errors="replace").strip()
     if text.startswith("{"):
@@ -143,7 +145,9 @@ def parse_answer(status: int, content_type: str, body: bytes, *, secrets: Sequen
     hub = classify_hub(status, content_type, body, secrets=secrets)
     if hub is not None:
         raise hub
-    raise UpstreamParseError(f"neither JSON nor a known error answer (HTTP {status})", status=status)
+    raise UpstreamParseError(
+        f"neither JSON nor a known error answer (HTTP {status})", status=status
+    )
 
 
 def _value(items: Sequence[dict[str, Any]], category: str) -> float | None:
@@ -160,7 +164,9 @@ def _value(items: Sequence[dict[str, Any]], category: str) -> float | None:
     return None
 
 
-def to_observation(items: Sequence[dict[str, Any]], station: Station, fetched_at: datetime) -> Observation:
+def to_observation(
+    items: Sequence[dict[str, Any]], station: Station, fetched_at: datetime
+) -> Observation:
     """An observation for a station from its grid cell's nowcast items."""
     first = items[0]
     try:
@@ -223,6 +229,7 @@ class UltraNcstSource:
 
     async def _request(self, params: dict[str, str]) -> list[dict[str, Any]]:
         """One GET: bounded in time and size, every failure translated into an UpstreamError."""
+        failure: UpstreamError | None = None
         try:
             async with self.session.get(self.url, params=params, timeout=self._timeout) as resp:
                 body = await read_limited(resp)
@@ -230,7 +237,10 @@ class UltraNcstSource:
         except UpstreamError:
             raise
         except (TimeoutError, aiohttp.ClientError, OSError) as err:
-            raise transport_error(err, self.where, self.timeout_s) from None
+            failure = transport_error(err, self.where, self.timeout_s)
+        if failure is not None:
+            # Raised outside the handler: aiohttp's error, which may quote the URL, is not kept.
+            raise failure
         try:
             return parse_answer(status, content_type, body, secrets=[self._key])
         except UpstreamError as err:
@@ -241,10 +251,14 @@ class UltraNcstSource:
         """The nowcast of one station's cell; one hour earlier when this hour is not out yet."""
         base = base_time(now)
         try:
-            items = await self._request(ncst_params(self._key_param, self._key, base, station.nx, station.ny))
+            items = await self._request(
+                ncst_params(self._key_param, self._key, base, station.nx, station.ny)
+            )
         except UpstreamNoDataError:
             earlier = base - timedelta(hours=1)
-            items = await self._request(ncst_params(self._key_param, self._key, earlier, station.nx, station.ny))
+            items = await self._request(
+                ncst_params(self._key_param, self._key, earlier, station.nx, station.ny)
+            )
         return to_observation(items, station, now)
 
     async def fetch(self, stations: Sequence[Station], now: datetime) -> list[Observation]:
