@@ -111,7 +111,7 @@ class FakeApiHub:
         self.auth_key = auth_key
         self.clock = clock or (lambda: datetime.now(UTC))
         self.faults: dict[str, Fault] = {}
-        self.counts: dict[str, int] = {"sfctm2": 0, "ultra_ncst": 0, "other": 0}
+        self.counts: dict[str, int] = {"sfctm2": 0, "ultra_ncst": 0}
         self.last_params: dict[str, dict[str, str]] = {}
         self.last_rows: dict[int, dict[str, str]] = {}
         self._lock = threading.Lock()
