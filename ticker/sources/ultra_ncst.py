@@ -33,7 +33,11 @@ from ticker.models import KST, Observation, Station
 from ticker.sources.http import one_line, read_limited, redact, transport_error
 from ticker.sources.kma_apihub import classify as classify_hub
 from ticker.sources.kma_apihub import client_timeout
-from ticker.sources.kma_text import TEMPERATURE_MISSING_AT_OR_BELOW
+from ticker.sources.kma_text import (
+    MISSING_AT_OR_ABOVE,
+    NUMBER,
+    TEMPERATURE_MISSING_AT_OR_BELOW,
+)
 from ticker.weather import Condition
 
 logger = logging.getLogger(__name__)
@@ -61,7 +65,6 @@ _AUTH = {"21", "30", "31", "33"}
 _FORBIDDEN = {"12", "20", "32"}
 _XML_CODE = re.compile(r"<(returnReasonCode|resultCode)>\s*(\d+)\s*</\1>")
 _XML_MSG = re.compile(r"<(returnAuthMsg|resultMsg)>\s*([^<]{0,120})</\1>")
-_NUMBER = re.compile(r"^[+-]?\d{1,6}(?:\.\d{1,4})?$")
 
 
 def base_time(now: datetime) -> datetime:
@@ -156,11 +159,11 @@ def _value(items: Sequence[dict[str, Any]], category: str) -> float | None:
             raw = str(item.get("obsrValue", "")).strip()
             if raw in ("강수없음", ""):
                 return 0.0 if category == "RN1" and raw else None
-            if not _NUMBER.match(raw):
+            if not NUMBER.match(raw):
                 return None
             value = float(raw)
             # The KMA guide: values of 900 and more, or -900 and less, are missing.
-            return None if abs(value) >= 900 else value
+            return None if abs(value) >= MISSING_AT_OR_ABOVE else value
     return None
 
 
