@@ -49,6 +49,27 @@ async def read_limited(resp: aiohttp.ClientResponse, limit: int = MAX_BODY_BYTES
     return b"".join(chunks)
 
 
+async def get(
+    session: aiohttp.ClientSession,
+    url: str,
+    params: dict[str, str],
+    *,
+    limits: aiohttp.ClientTimeout,
+    where: str,
+) -> tuple[int, str, bytes]:
+    """One bounded GET: status, content type and body, or the transport failure translated."""
+    failure: UpstreamError | None = None
+    try:
+        async with session.get(url, params=params, timeout=limits) as resp:
+            return resp.status, resp.content_type, await read_limited(resp)
+    except UpstreamError:
+        raise
+    except (TimeoutError, aiohttp.ClientError, OSError) as err:
+        failure = transport_error(err, where, limits.sock_read)
+    # Raised outside the handler: aiohttp's error, which may quote the URL, is not kept.
+    raise failure
+
+
 def transport_error(err: BaseException, where: str, timeout_s: float | None) -> UpstreamError:
     """Translate an aiohttp/socket failure into the hierarchy; the text never carries the URL."""
     # aiohttp's own messages may quote the request URL, key included: only the class name is kept.

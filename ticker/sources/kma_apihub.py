@@ -30,7 +30,7 @@ from ticker.errors import (
 )
 from ticker.models import KST, Observation, Station
 from ticker.resilience import RetryPolicy, retrying
-from ticker.sources.http import one_line, read_limited, redact, transport_error
+from ticker.sources.http import get, one_line, redact
 from ticker.sources.kma_text import Frame, SfcRow, parse_frame
 from ticker.weather import derive_condition
 
@@ -197,20 +197,9 @@ class KmaApiHubSource:
 
     async def _request(self, path: str, params: dict[str, str]) -> bytes:
         """One GET: bounded in time and size, every failure translated into an UpstreamError."""
-        failure: UpstreamError | None = None
-        try:
-            async with self.session.get(
-                self.base_url + path, params=params, timeout=self._timeout
-            ) as resp:
-                body = await read_limited(resp)
-                status, content_type = resp.status, resp.content_type
-        except UpstreamError:
-            raise
-        except (TimeoutError, aiohttp.ClientError, OSError) as err:
-            failure = transport_error(err, self.where, self.timeout_s)
-        if failure is not None:
-            # Raised outside the handler: aiohttp's error, which may quote the URL, is not kept.
-            raise failure
+        status, content_type, body = await get(
+            self.session, self.base_url + path, params, limits=self._timeout, where=self.where
+        )
         error = classify(status, content_type, body, secrets=[self._key])
         if error is not None:
             raise error

@@ -30,7 +30,7 @@ from ticker.errors import (
     UpstreamStatusError,
 )
 from ticker.models import KST, Observation, Station
-from ticker.sources.http import one_line, read_limited, redact, transport_error
+from ticker.sources.http import get, one_line, redact
 from ticker.sources.kma_apihub import classify as classify_hub
 from ticker.sources.kma_apihub import client_timeout
 from ticker.sources.kma_text import (
@@ -232,18 +232,9 @@ class UltraNcstSource:
 
     async def _request(self, params: dict[str, str]) -> list[dict[str, Any]]:
         """One GET: bounded in time and size, every failure translated into an UpstreamError."""
-        failure: UpstreamError | None = None
-        try:
-            async with self.session.get(self.url, params=params, timeout=self._timeout) as resp:
-                body = await read_limited(resp)
-                status, content_type = resp.status, resp.content_type
-        except UpstreamError:
-            raise
-        except (TimeoutError, aiohttp.ClientError, OSError) as err:
-            failure = transport_error(err, self.where, self.timeout_s)
-        if failure is not None:
-            # Raised outside the handler: aiohttp's error, which may quote the URL, is not kept.
-            raise failure
+        status, content_type, body = await get(
+            self.session, self.url, params, limits=self._timeout, where=self.where
+        )
         try:
             return parse_answer(status, content_type, body, secrets=[self._key])
         except UpstreamError as err:
