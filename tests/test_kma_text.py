@@ -91,7 +91,17 @@ def test_a_help1_legend_in_euc_kr_with_crlf_line_ends():
         ((FIXTURES / "hub_401.json").read_bytes(), "no #START7777"),
         ((FIXTURES / "maintenance.html").read_bytes(), "no #START7777"),
     ],
-    ids=["empty", "blank", "start-only", "no-end", "cut-mid-row", "no-start", "after-end", "json", "html"],
+    ids=[
+        "empty",
+        "blank",
+        "start-only",
+        "no-end",
+        "cut-mid-row",
+        "no-start",
+        "after-end",
+        "json",
+        "html",
+    ],
 )
 def test_incomplete_frames_are_rejected_whole(body: bytes, message: str):
     with pytest.raises(KmaFrameError, match=message):
@@ -178,7 +188,9 @@ SENTINELS = [
 
 
 @pytest.mark.parametrize(("column", "token", "attribute", "expected"), SENTINELS)
-def test_sentinels_are_read_per_field(column: str, token: str, attribute: str, expected: float | None):
+def test_sentinels_are_read_per_field(
+    column: str, token: str, attribute: str, expected: float | None
+):
     row = parse_row(row_with(**{column: token}))
     assert getattr(row, attribute) == expected
 
@@ -189,6 +201,7 @@ def test_fields_the_ticker_does_not_use_may_hold_anything():
 
 
 # --- properties -------------------------------------------------------------------------------
+
 
 @BOUNDED
 @given(st.binary(max_size=4096))
@@ -221,7 +234,11 @@ any_value = st.one_of(
 
 
 @BOUNDED
-@given(st.fixed_dictionaries({c: any_value for c in ("WD", "WS", "TA", "TD", "HM", "RN", "WC", "CA_TOT")}))
+@given(
+    st.fixed_dictionaries(
+        {c: any_value for c in ("WD", "WS", "TA", "TD", "HM", "RN", "WC", "CA_TOT")}
+    )
+)
 def test_no_sentinel_ever_comes_out(values: dict[str, float | int]):
     row = parse_row(row_with(**{k: _number_token(v) for k, v in values.items()}))
     for temperature in (row.temperature_c, row.dew_point_c):

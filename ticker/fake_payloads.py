@@ -116,7 +116,7 @@ def hub_error(status: int, message: str) -> web.Response:
 
 def maintenance_page(status: int) -> web.Response:
     html = (
-        "<!DOCTYPE html>\n<html lang=\"ko\">\n<head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="ko">\n<head><meta charset="utf-8">'
         "<title>기상청 API허브 - 시스템 점검</title></head>\n"
         "<body><h1>시스템 점검 중입니다</h1><p>보다 나은 서비스를 위하여 시스템 점검을 실시하고 있습니다.</p>"
         "</body>\n</html>\n"

@@ -74,10 +74,16 @@ class Fault(BaseModel):
     latency_s: float = Field(default=0.0, ge=0, le=3600)
     missing: list[int] = Field(default_factory=list, description="stations left out")
     sentinels: list[int] = Field(default_factory=list, description="stations with missing markers")
-    duplicates: list[int] = Field(default_factory=list, description="stations with an older second row")
-    future: list[int] = Field(default_factory=list, description="stations with a row from the future")
+    duplicates: list[int] = Field(
+        default_factory=list, description="stations with an older second row"
+    )
+    future: list[int] = Field(
+        default_factory=list, description="stations with a row from the future"
+    )
     future_minutes: int = Field(default=60, ge=1)
-    bad_rows: list[int] = Field(default_factory=list, description="stations whose row has 45 fields")
+    bad_rows: list[int] = Field(
+        default_factory=list, description="stations whose row has 45 fields"
+    )
     values: dict[int, dict[str, str | float | int]] = Field(
         default_factory=dict, description="per-station column overrides, e.g. {108: {'TA': -9.0}}"
     )
@@ -105,7 +111,7 @@ class FakeApiHub:
         self.auth_key = auth_key
         self.clock = clock or (lambda: datetime.now(UTC))
         self.faults: dict[str, Fault] = {}
-        self.counts: dict[str, int] = {"sfctm2": 0, "ultra_ncst": 0, "other": 0}
+        self.counts: dict[str, int] = {"sfctm2": 0, "ultra_ncst": 0}
         self.last_params: dict[str, dict[str, str]] = {}
         self.last_rows: dict[int, dict[str, str]] = {}
         self._lock = threading.Lock()
@@ -145,7 +151,7 @@ class FakeApiHub:
         with self._lock:
             fault = self.faults.get(endpoint)
             if fault is None:
-                return Fault(endpoint=endpoint)  # type: ignore[arg-type]
+                return Fault(endpoint=endpoint)
             if fault.times is not None:
                 left = fault.times - 1
                 if left <= 0:
@@ -184,8 +190,7 @@ class FakeApiHub:
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()
-        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
-        bound = sockets[0].getsockname()[1] if sockets else port
+        bound = self._runner.addresses[0][1]
         self.base_url = f"http://{host}:{bound}"
         return self.base_url
 
@@ -271,8 +276,12 @@ class FakeApiHub:
                 if column in COLUMNS:
                     values[column] = _token(value)
             if sid in fault.future:
-                ahead = station_row(self.station(sid), hour + timedelta(minutes=fault.future_minutes))
-                ahead["TM"] = (hour + timedelta(minutes=fault.future_minutes)).strftime("%Y%m%d%H%M")
+                ahead = station_row(
+                    self.station(sid), hour + timedelta(minutes=fault.future_minutes)
+                )
+                ahead["TM"] = (hour + timedelta(minutes=fault.future_minutes)).strftime(
+                    "%Y%m%d%H%M"
+                )
                 ahead["TA"] = "45.5"
                 lines.append(format_row(ahead))
             line = format_row(values)
@@ -321,18 +330,22 @@ class FakeApiHub:
         if fault.kind == "gateway_auth":
             return gateway_error_xml(30, "SERVICE_KEY_IS_NOT_REGISTERED_ERROR", fault.status or 200)
         if fault.kind == "gateway_quota":
-            return gateway_error_xml(22, "LIMITED_NUMBER_OF_SERVICE_REQUESTS_EXCEEDS_ERROR", fault.status or 200)
+            return gateway_error_xml(
+                22, "LIMITED_NUMBER_OF_SERVICE_REQUESTS_EXCEEDS_ERROR", fault.status or 200
+            )
         if fault.kind == "gateway_json":
-            return gateway_error_json(30, "SERVICE_KEY_IS_NOT_REGISTERED_ERROR", fault.status or 403)
+            return gateway_error_json(
+                30, "SERVICE_KEY_IS_NOT_REGISTERED_ERROR", fault.status or 403
+            )
         if fault.kind == "no_data":
             return ncst_envelope("03", "NO_DATA", [])
         q = request.query
         try:
-            base = datetime.strptime(q.get("base_date", "") + q.get("base_time", ""), "%Y%m%d%H%M")
+            stamp = q.get("base_date", "") + q.get("base_time", "")
+            base = datetime.strptime(stamp, "%Y%m%d%H%M").replace(tzinfo=KST)
             nx, ny = int(q.get("nx", "")), int(q.get("ny", ""))
         except ValueError:
             return ncst_envelope("10", "INVALID_REQUEST_PARAMETER_ERROR", [])
-        base = base.replace(tzinfo=KST)
         now = self.clock()
         if base > now:
             return ncst_envelope("03", "NO_DATA", [])
@@ -400,18 +413,22 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--key", help="the only authKey accepted (default: any)")
-    parser.add_argument("--stations", type=Path, help="stations file (default: as the ticker finds it)")
+    parser.add_argument(
+        "--stations", type=Path, help="stations file (default: as the ticker finds it)"
+    )
     parser.add_argument("--at", help="pin the clock, ISO 8601 (e.g. 2025-07-28T15:05+09:00)")
     parser.add_argument("--fault", action="append", default=[], help="a fault as JSON, repeatable")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from ticker.config import Settings, load_stations  # noqa: PLC0415
+    from ticker.config import Settings, load_stations
 
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    path = args.stations or Settings(_env_file=None).stations_path()  # type: ignore[call-arg]
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    path = args.stations or Settings(_env_file=None).stations_path()
     clock = None
     if args.at:
         pinned = datetime.fromisoformat(args.at)

@@ -39,7 +39,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
-        return rng() * min(self.cap_s, self.base_s * 2**attempt)
+        return rng() * min(self.cap_s, self.base_s * 2.0**attempt)
 
 
 NO_RETRY = RetryPolicy(attempts=1)
@@ -72,7 +72,9 @@ async def retrying(
             pause = policy.delay(attempt - 1, rng)
             if monotonic() - started + pause >= policy.budget_s:
                 raise
-            logger.debug("%s: attempt %d failed (%s), retrying in %.2fs", what, attempt, err.kind, pause)
+            logger.debug(
+                "%s: attempt %d failed (%s), retrying in %.2fs", what, attempt, err.kind, pause
+            )
             await sleep(pause)
 
 
@@ -114,6 +116,6 @@ class Circuit:
         was_open = self.open_until is not None
         # The first pause spans two intervals, so at least one scheduled cycle is skipped.
         steps = self.failures - self.threshold + 1
-        pause = min(self.cap_s, self.base_s * 2**steps) * (0.9 + 0.2 * self._rng())
+        pause = min(self.cap_s, self.base_s * 2.0**steps) * (0.9 + 0.2 * self._rng())
         self.open_until = now + timedelta(seconds=pause)
         return not was_open

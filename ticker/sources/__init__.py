@@ -48,7 +48,8 @@ def build_source(settings: Settings, session: ClientSession) -> Source:
     from ticker.sources.ultra_ncst import UltraNcstSource, default_url  # noqa: PLC0415
 
     key = settings.fallback_auth_key or settings.kma_auth_key
-    assert key is not None  # from_settings refused a missing key
+    if key is None:  # from_settings already refused this; keeps the type narrow
+        return primary
     fallback = UltraNcstSource(
         session=session,
         auth_key=key.get_secret_value(),

@@ -38,11 +38,36 @@ def one_line(text: str, limit: int = 160) -> str:
 
 async def read_limited(resp: aiohttp.ClientResponse, limit: int = MAX_BODY_BYTES) -> bytes:
     """The whole body, or a parse error when it is larger than any real answer."""
-    body = await resp.content.read(limit + 1)
-    if len(body) > limit:
-        msg = f"answer larger than {limit} bytes"
-        raise UpstreamParseError(msg, status=resp.status)
-    return body
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            msg = f"answer larger than {limit} bytes"
+            raise UpstreamParseError(msg, status=resp.status)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def get(
+    session: aiohttp.ClientSession,
+    url: str,
+    params: dict[str, str],
+    *,
+    limits: aiohttp.ClientTimeout,
+    where: str,
+) -> tuple[int, str, bytes]:
+    """One bounded GET: status, content type and body, or the transport failure translated."""
+    failure: UpstreamError | None = None
+    try:
+        async with session.get(url, params=params, timeout=limits) as resp:
+            return resp.status, resp.content_type, await read_limited(resp)
+    except UpstreamError:
+        raise
+    except (TimeoutError, aiohttp.ClientError, OSError) as err:
+        failure = transport_error(err, where, limits.sock_read)
+    # Raised outside the handler: aiohttp's error, which may quote the URL, is not kept.
+    raise failure
 
 
 def transport_error(err: BaseException, where: str, timeout_s: float | None) -> UpstreamError:

@@ -7,6 +7,7 @@ any message: URLs are redacted and aiohttp's own exception texts are not passed 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -29,7 +30,7 @@ from ticker.errors import (
 )
 from ticker.models import KST, Observation, Station
 from ticker.resilience import RetryPolicy, retrying
-from ticker.sources.http import one_line, read_limited, redact, transport_error
+from ticker.sources.http import get, one_line, redact
 from ticker.sources.kma_text import Frame, SfcRow, parse_frame
 from ticker.weather import derive_condition
 
@@ -97,7 +98,9 @@ def _looks_like_html(content_type: str, body: bytes) -> bool:
     return content_type == "text/html" or body.lstrip().startswith(b"<")
 
 
-def classify(status: int, content_type: str, body: bytes, *, secrets: Sequence[str] = ()) -> UpstreamError | None:
+def classify(
+    status: int, content_type: str, body: bytes, *, secrets: Sequence[str] = ()
+) -> UpstreamError | None:
     """The error an answer stands for, or None when it should be a data frame."""
     hub = _hub_message(body)
     if hub is not None:
@@ -158,7 +161,7 @@ class KmaApiHubSource:
         base_url: str = "https://apihub.kma.go.kr",
         timeout_s: float = DEFAULT_TIMEOUT_S,
         retry: RetryPolicy | None = None,
-        sleep: Callable[[float], Awaitable[None]] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.session = session
         self.base_url = base_url.rstrip("/")
@@ -194,16 +197,9 @@ class KmaApiHubSource:
 
     async def _request(self, path: str, params: dict[str, str]) -> bytes:
         """One GET: bounded in time and size, every failure translated into an UpstreamError."""
-        try:
-            async with self.session.get(
-                self.base_url + path, params=params, timeout=self._timeout
-            ) as resp:
-                body = await read_limited(resp)
-                status, content_type = resp.status, resp.content_type
-        except UpstreamError:
-            raise
-        except (TimeoutError, aiohttp.ClientError, OSError) as err:
-            raise transport_error(err, self.where, self.timeout_s) from None
+        status, content_type, body = await get(
+            self.session, self.base_url + path, params, limits=self._timeout, where=self.where
+        )
         error = classify(status, content_type, body, secrets=[self._key])
         if error is not None:
             raise error
@@ -226,15 +222,19 @@ class KmaApiHubSource:
         reasons = tuple(sorted({d.reason for d in frame.dropped}))
         if reasons and reasons != self._last_dropped:
             logger.warning(
-                "%s: dropped %d malformed row(s): %s", self.name, len(frame.dropped), "; ".join(reasons)
+                "%s: dropped %d malformed row(s): %s",
+                self.name,
+                len(frame.dropped),
+                "; ".join(reasons),
             )
         self._last_dropped = reasons
 
     async def frame(self, station_ids: Sequence[int], tm: datetime | None = None) -> Frame:
         """The parsed frame for these stations, with retries inside the cycle budget."""
         params = sfctm2_params(station_ids, self._key, tm)
-        kwargs = {} if self._sleep is None else {"sleep": self._sleep}
-        return await retrying(lambda: self._frame(params), self.retry, what=self.name, **kwargs)
+        return await retrying(
+            lambda: self._frame(params), self.retry, what=self.name, sleep=self._sleep
+        )
 
     async def fetch(self, stations: Sequence[Station], now: datetime) -> list[Observation]:
         """Latest rows; stations missing from them are asked again for the previous hour."""
@@ -247,7 +247,9 @@ class KmaApiHubSource:
             rows += await self._backfill(missing, rows, now)
         return [to_observation(r, now) for r in rows]
 
-    async def _backfill(self, missing: list[int], rows: list[SfcRow], now: datetime) -> list[SfcRow]:
+    async def _backfill(
+        self, missing: list[int], rows: list[SfcRow], now: datetime
+    ) -> list[SfcRow]:
         """Rows of the hour before the latest one, for stations the latest answer left out."""
         latest = max((r.observed_at for r in rows), default=None)
         hour = (latest or now.astimezone(KST)).replace(minute=0, second=0, microsecond=0)

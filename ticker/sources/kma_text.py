@@ -33,7 +33,8 @@ TEMPERATURE_MISSING_AT_OR_BELOW = -50.0
 # KMA marks some missing values as 900 and more (the forecast guide's rule); no reading gets there.
 MISSING_AT_OR_ABOVE = 900.0
 
-_NUMBER = re.compile(r"^[+-]?\d{1,6}(?:\.\d{1,4})?$")
+# A plain decimal: float() would also take "nan", "inf", "1e3" and "1_000".
+NUMBER = re.compile(r"^[+-]?\d{1,6}(?:\.\d{1,4})?$")
 _TM = re.compile(r"^\d{12}$")
 _STN = re.compile(r"^\d{1,3}$")
 
@@ -79,7 +80,7 @@ class Frame:
 
 
 def _number(token: str, column: str) -> float:
-    if not _NUMBER.match(token):
+    if not NUMBER.match(token):
         raise _BadRow(f"{column} is not a number")
     return float(token)
 

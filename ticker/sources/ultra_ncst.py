@@ -30,10 +30,14 @@ from ticker.errors import (
     UpstreamStatusError,
 )
 from ticker.models import KST, Observation, Station
-from ticker.sources.http import one_line, read_limited, redact, transport_error
+from ticker.sources.http import get, one_line, redact
 from ticker.sources.kma_apihub import classify as classify_hub
 from ticker.sources.kma_apihub import client_timeout
-from ticker.sources.kma_text import TEMPERATURE_MISSING_AT_OR_BELOW
+from ticker.sources.kma_text import (
+    MISSING_AT_OR_ABOVE,
+    NUMBER,
+    TEMPERATURE_MISSING_AT_OR_BELOW,
+)
 from ticker.weather import Condition
 
 logger = logging.getLogger(__name__)
@@ -61,7 +65,6 @@ _AUTH = {"21", "30", "31", "33"}
 _FORBIDDEN = {"12", "20", "32"}
 _XML_CODE = re.compile(r"<(returnReasonCode|resultCode)>\s*(\d+)\s*</\1>")
 _XML_MSG = re.compile(r"<(returnAuthMsg|resultMsg)>\s*([^<]{0,120})</\1>")
-_NUMBER = re.compile(r"^[+-]?\d{1,6}(?:\.\d{1,4})?$")
 
 
 def base_time(now: datetime) -> datetime:
@@ -120,7 +123,9 @@ def _items(doc: Any, status: int) -> list[dict[str, Any]]:
     return [i for i in item if isinstance(i, dict)]
 
 
-def parse_answer(status: int, content_type: str, body: bytes, *, secrets: Sequence[str] = ()) -> list[dict[str, Any]]:
+def parse_answer(
+    status: int, content_type: str, body: bytes, *, secrets: Sequence[str] = ()
+) -> list[dict[str, Any]]:
     """The items of an answer, or the UpstreamError it stands for."""
     text = body.decode("utf-8", errors="replace").strip()
     if text.startswith("{"):
@@ -143,7 +148,9 @@ def parse_answer(status: int, content_type: str, body: bytes, *, secrets: Sequen
     hub = classify_hub(status, content_type, body, secrets=secrets)
     if hub is not None:
         raise hub
-    raise UpstreamParseError(f"neither JSON nor a known error answer (HTTP {status})", status=status)
+    raise UpstreamParseError(
+        f"neither JSON nor a known error answer (HTTP {status})", status=status
+    )
 
 
 def _value(items: Sequence[dict[str, Any]], category: str) -> float | None:
@@ -152,15 +159,17 @@ def _value(items: Sequence[dict[str, Any]], category: str) -> float | None:
             raw = str(item.get("obsrValue", "")).strip()
             if raw in ("강수없음", ""):
                 return 0.0 if category == "RN1" and raw else None
-            if not _NUMBER.match(raw):
+            if not NUMBER.match(raw):
                 return None
             value = float(raw)
             # The KMA guide: values of 900 and more, or -900 and less, are missing.
-            return None if abs(value) >= 900 else value
+            return None if abs(value) >= MISSING_AT_OR_ABOVE else value
     return None
 
 
-def to_observation(items: Sequence[dict[str, Any]], station: Station, fetched_at: datetime) -> Observation:
+def to_observation(
+    items: Sequence[dict[str, Any]], station: Station, fetched_at: datetime
+) -> Observation:
     """An observation for a station from its grid cell's nowcast items."""
     first = items[0]
     try:
@@ -223,14 +232,9 @@ class UltraNcstSource:
 
     async def _request(self, params: dict[str, str]) -> list[dict[str, Any]]:
         """One GET: bounded in time and size, every failure translated into an UpstreamError."""
-        try:
-            async with self.session.get(self.url, params=params, timeout=self._timeout) as resp:
-                body = await read_limited(resp)
-                status, content_type = resp.status, resp.content_type
-        except UpstreamError:
-            raise
-        except (TimeoutError, aiohttp.ClientError, OSError) as err:
-            raise transport_error(err, self.where, self.timeout_s) from None
+        status, content_type, body = await get(
+            self.session, self.url, params, limits=self._timeout, where=self.where
+        )
         try:
             return parse_answer(status, content_type, body, secrets=[self._key])
         except UpstreamError as err:
@@ -241,10 +245,14 @@ class UltraNcstSource:
         """The nowcast of one station's cell; one hour earlier when this hour is not out yet."""
         base = base_time(now)
         try:
-            items = await self._request(ncst_params(self._key_param, self._key, base, station.nx, station.ny))
+            items = await self._request(
+                ncst_params(self._key_param, self._key, base, station.nx, station.ny)
+            )
         except UpstreamNoDataError:
             earlier = base - timedelta(hours=1)
-            items = await self._request(ncst_params(self._key_param, self._key, earlier, station.nx, station.ny))
+            items = await self._request(
+                ncst_params(self._key_param, self._key, earlier, station.nx, station.ny)
+            )
         return to_observation(items, station, now)
 
     async def fetch(self, stations: Sequence[Station], now: datetime) -> list[Observation]:
