@@ -55,6 +55,11 @@ async def poll(app: web.Application, source: Source | None = None) -> CycleResul
     return result
 
 
+async def has_cycle(store: Store) -> bool:
+    """True once a poll cycle has been recorded (a scheduled one finished)."""
+    return bool(await store.load_cycles())
+
+
 def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     """Every sample of a Prometheus text answer by (name, labels)."""
     out = {}

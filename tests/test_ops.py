@@ -17,7 +17,8 @@ from ticker.cli import check
 from ticker.embedded import free_port
 from ticker.store import Store, connect
 
-from .ops_support import ops_app, parse_status, poll, sample
+from .helpers import wait_for
+from .ops_support import has_cycle, ops_app, parse_status, poll, sample
 
 SECRET = "S3CR3T-KMA-KEY"  # noqa: S105 - a planted key that must never show up
 
@@ -73,7 +74,7 @@ async def test_station_turns_stale_everywhere_and_recovers(
     assert sample(metrics, "ticker_freshness_status") == 2.0
     assert await check(settings, stations, clock=clock) == 2
     assert capsys.readouterr().out.startswith(
-        "CRITICAL - 16 of 16 stations stale or missing: 동두천 stale"
+        "CRITICAL: 0 of 16 stations fresh; 16 of 16 stations stale or missing: 동두천 stale, "
     )
 
     clock.advance(minutes=1)
@@ -84,7 +85,7 @@ async def test_station_turns_stale_everywhere_and_recovers(
     metrics = await (await client.get("/metrics")).text()
     assert sample(metrics, "ticker_station_state", station="108", name="서울", state="fresh") == 1.0
     assert await check(settings, stations, clock=clock) == 0
-    assert capsys.readouterr().out.startswith("OK - 16 of 16 stations fresh |")
+    assert capsys.readouterr().out == "OK: 16 of 16 stations fresh\n"
 
 
 async def poll_heartbeat_only(store: Store, clock) -> None:
@@ -275,6 +276,8 @@ async def test_leader_gauge_follows_the_poller(store, aiohttp_client, settings, 
     await aiohttp_client(
         ops_app(settings, stations, store, clock, role="all", registry=all_registry)
     )
+    # The scheduler starts a cycle at once; let it finish so the app never closes mid-cycle.
+    await wait_for(lambda: has_cycle(store), what="the first poll cycle")
     assert web_registry.get_sample_value("ticker_is_leader") == 0
     assert all_registry.get_sample_value("ticker_is_leader") == 1
     # Every class of upstream failure exists from the start, so alerts can rate() it.
@@ -314,6 +317,8 @@ async def test_snapshot_check_only_where_it_matters(
     settings = settings.model_copy(update={"poll_interval_s": 3600.0})
     app = ops_app(settings, stations, store, clock, role=role)
     client = await aiohttp_client(app)
+    if role == "poller":
+        await wait_for(lambda: has_cycle(store), what="the first poll cycle")
     doc = await (await client.get("/readyz")).json()
     named = set(doc["ok"]) | set(doc["failing"])
     assert ("snapshot" in named) is (role == "web")

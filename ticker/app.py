@@ -20,6 +20,7 @@ from ticker.live import LiveSnapshot, follow_updates, tick
 from ticker.models import Station
 from ticker.ops import cycle_hook, setup_ops_routes
 from ticker.poller import Poller
+from ticker.resilience import Circuit
 from ticker.scheduler import build_scheduler
 from ticker.sources import Source, build_source
 from ticker.store import Store, connect
@@ -122,6 +123,7 @@ def _poller_ctx(given: Source | None) -> Callable[[web.Application], AsyncIterat
             store=app[keys.STORE],
             clock=app[keys.CLOCK],
             interval_s=settings.effective_poll_interval_s,
+            circuit=Circuit(base_s=settings.effective_poll_interval_s),
             on_cycle=cycle_hook(app),
         )
         app[keys.POLLER] = poller

@@ -172,13 +172,16 @@ async def poll_once(settings: Settings, stations: list[Station]) -> int:
         print(f"{row.id:>4} {row.name:<6} {row.state.value:<7} {when:<11} {word:<5} {temp}")
     bad = [r for r in rows if r.state is not State.FRESH]
     if result.error_kind is not None:
-        print(f"poll failed: {result.source} {result.error_kind}: {result.message}", file=sys.stderr)
+        why = " ".join((result.message or "").split())  # one line, whatever the upstream said
+        print(f"poll failed: {result.source} {result.error_kind}: {why}", file=sys.stderr)
         return 1
     if bad:
         names = ", ".join(f"{r.name}({r.state.value})" for r in bad)
         print(f"poll incomplete: {len(bad)} of {len(rows)} stations not fresh: {names}", file=sys.stderr)
         return 1
-    print(f"poll ok: {len(rows)} stations fresh from {result.source} ({result.written} new)")
+    rejected = ", ".join(f"{reason} {n}" for reason, n in sorted(result.rejected.items()))
+    note = f"; rows rejected: {rejected}" if rejected else ""
+    print(f"poll ok: {len(rows)} stations fresh from {result.source} ({result.written} new{note})")
     return 0
 
 

@@ -221,7 +221,7 @@ def _problems(
         warning.append(f"{len(late)} of {len(rows)} stations late: {names}")
     for source in sources:
         if source.state == "failing":
-            warning.append(f"source {source.name} failing ({source.last_error_kind})")
+            warning.append(failing_note(source))
     return critical, warning
 
 
@@ -245,13 +245,21 @@ def headline(report: FreshnessReport) -> str:
     )
 
 
+def failing_note(source: SourceHealth) -> str:
+    """'kma_apihub failing, last at 07-28 15:05 KST (quota: ...)': what a failing source said."""
+    when = (
+        source.last_error_at.astimezone(KST).strftime("%m-%d %H:%M")
+        if source.last_error_at
+        else "?"
+    )
+    why = " ".join((source.last_error or "").split())
+    return f"{source.name} failing, last at {when} KST ({source.last_error_kind or '?'}: {why})"
+
+
 def check_line(report: FreshnessReport) -> str:
-    """One line for cron and Nagios-style monitors, with performance data after the bar."""
-    text = "; ".join(report.problems) if report.problems else report.summary
-    counts = " ".join(f"{state.value}={n}" for state, n in report.counts.items())
-    beat = report.poller.heartbeat_age_s
-    perf = f"{counts} poll_age={beat}s" if beat is not None else counts
-    return f"{report.status.value.upper()} - {text} | {perf}"
+    """One line for cron and Nagios-style monitors: verdict, station count, then each problem."""
+    fresh = f"{report.counts[State.FRESH]} of {len(report.stations)} stations fresh"
+    return f"{report.status.value.upper()}: " + "; ".join([fresh, *report.problems])
 
 
 async def load_report(

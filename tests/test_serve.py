@@ -1,0 +1,89 @@
+"""`ticker serve` as a user runs it: embedded Redis, sim source, restart with the last data."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from ticker.embedded import free_port
+
+from .helpers import parse_widget, wait_until
+
+STATION_ORDER = [98, 105, 108, 133, 143, 152, 156, 159, 172, 184, 201, 226, 238, 259, 283, 294]
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - 127.0.0.1 only
+            return resp.status, resp.read().decode()
+    except OSError:
+        return 0, ""
+
+
+class Service:
+    def __init__(self, tmp: Path, *args: str) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith("TICKER_")
+        } | {"TICKER_DATA_DIR": str(tmp / "data"), "TICKER_PORT": str(self.port)}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "ticker", "serve", *args],
+            env=env,
+            cwd=tmp,  # no stations.yaml here: the packaged copy is used
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        self.started = time.monotonic()
+
+    def widget_lines(self) -> list[str]:
+        status, body = _get(self.base + "/widget")
+        return parse_widget(body).lines() if status == 200 else []
+
+    def stop(self) -> tuple[int, str]:
+        self.proc.send_signal(signal.SIGTERM)
+        out, _ = self.proc.communicate(timeout=15)
+        return self.proc.returncode, out.decode()
+
+
+def test_fresh_start_shows_all_stations_then_restart_serves_the_last_data(tmp_path: Path):
+    first = Service(tmp_path)
+    try:
+        wait_until(lambda: len(first.widget_lines()) == 16, timeout=10, what="16 stations in the widget")
+        ready_s = time.monotonic() - first.started
+        print(f"\nwidget complete {ready_s:.2f}s after `ticker serve` started")
+        status, body = _get(first.base + "/widget")
+        page = parse_widget(body)
+        assert [int(s["id"]) for s in page.stations] == STATION_ORDER
+        assert page.attribution.strip() == "기상청 제공"
+        assert len(page.date.strip()) == len("2025.07.28 (월)")
+        for line in page.lines():
+            *word, name, temp = line.split(" ")
+            assert temp.endswith("℃") and name
+        _, doc = _get(first.base + "/v1/observations")
+        before = json.loads(doc)["stations"]
+        assert [s["id"] for s in before] == STATION_ORDER
+    finally:
+        code, out = first.stop()
+    assert code == 0, out
+    assert not (tmp_path / "data" / "redis.port").exists()  # the embedded Redis went down with it
+
+    # Web role only: nothing polls, so whatever shows comes from the persisted Redis.
+    second = Service(tmp_path, "--role", "web")
+    try:
+        wait_until(lambda: _get(second.base + "/healthz")[0] == 200, timeout=10, what="the restart")
+        _, doc = _get(second.base + "/v1/observations")
+        after = json.loads(doc)["stations"]
+        assert [(s["id"], s["observed_at"], s["temperature_c"]) for s in after] == [
+            (s["id"], s["observed_at"], s["temperature_c"]) for s in before
+        ]
+        assert len(second.widget_lines()) == 16
+    finally:
+        code, out = second.stop()
+    assert code == 0, out
