@@ -121,8 +121,9 @@ def assess(
 def _last_miss(station_id: int, cycles: Sequence[Cycle]) -> tuple[str, datetime] | None:
     """The newest kept cycle that brought this station nothing, and why."""
     for cycle in cycles:  # newest first
-        if cycle.outcome == "error" and cycle.error_kind:
-            return cycle.error_kind, cycle.started_at
+        if cycle.outcome in ("error", "circuit_open"):
+            # A cycle the circuit skipped carries the failure that opened it.
+            return cycle.error_kind or cycle.outcome, cycle.started_at
         if station_id in cycle.missing:
             return NO_ROW, cycle.started_at
     return None

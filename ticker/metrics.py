@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from ticker.poller import CycleResult
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-OUTCOMES = ("ok", "partial", "error", "store_error", "fenced")
+OUTCOMES = ("ok", "partial", "error", "store_error", "fenced", "circuit_open")
 
 
 def upstream_error_kinds() -> list[str]:
@@ -64,7 +64,8 @@ class Metrics:
         r = self.registry
         self.polls = Counter(
             "ticker_polls",
-            "Poll cycles by source and outcome (ok, partial, error, store_error, fenced).",
+            "Poll cycles by source and outcome (ok, partial, error, store_error, fenced, "
+            "circuit_open).",
             ["source", "outcome"],
             registry=r,
         )
@@ -207,6 +208,11 @@ class StateCollector:
             "1 if the source's last poll succeeded, 0 if it failed.",
             labels=("source",),
         )
+        source_failing = g(
+            "ticker_source_failing",
+            "1 for the class of failure (auth, quota, timeout, ...) the source fails with now.",
+            labels=("source", "kind"),
+        )
         source_success = g(
             "ticker_source_last_success_timestamp_seconds",
             "When the source last answered with data (Unix time).",
@@ -231,6 +237,7 @@ class StateCollector:
             late_after,
             state,
             source_up,
+            source_failing,
             source_success,
             last_cycle,
             interval,
@@ -253,6 +260,9 @@ class StateCollector:
         for source in report.sources:
             if source.state != "unknown":
                 source_up.add_metric([source.name], 1.0 if source.state == "ok" else 0.0)
+                failing = source.last_error_kind if source.state == "failing" else None
+                for kind in sorted({*upstream_error_kinds(), *([failing] if failing else [])}):
+                    source_failing.add_metric([source.name, kind], 1.0 if kind == failing else 0.0)
             if source.last_success_at is not None:
                 source_success.add_metric([source.name], source.last_success_at.timestamp())
         if report.poller.last_cycle_at is not None:

@@ -279,8 +279,11 @@ async def load_report(
         heartbeat = await store.load_heartbeat()
         holder = await store.load_poller_process()
         cycles = await store.load_cycles()
-        names = dict.fromkeys([*wanted, *(o.source for o in snap.observations.values())])
-        sources = {name: await store.load_source(name) for name in names}
+        sources = {name: await store.load_source(name) for name in wanted}
+        # Other sources that stored observations (a fallback, a former one), if they keep a record.
+        for name in {o.source for o in snap.observations.values()} - set(sources):
+            if raw := await store.load_source(name):
+                sources[name] = raw
         redis_ok = True
     except StoreError:
         snap = fallback or EMPTY_SNAPSHOT
