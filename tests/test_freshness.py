@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -9,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ticker.embedded import free_port
 from ticker.freshness import (
     NO_ROW,
     PUBLISH_GRACE_S,
@@ -21,7 +23,8 @@ from ticker.freshness import (
     redact,
     state_for,
 )
-from ticker.models import Station
+from ticker.logs import JsonFormatter
+from ticker.models import Observation, Station
 from ticker.poller import Poller
 from ticker.report import (
     Status,
@@ -33,7 +36,7 @@ from ticker.report import (
     source_health,
 )
 from ticker.sources.sim import SimSource
-from ticker.store import Store
+from ticker.store import Snapshot, Store, connect
 
 NOW = datetime(2025, 7, 28, 6, 5, tzinfo=UTC)
 
@@ -178,7 +181,6 @@ def _report(
     redis_ok: bool = True,
     sources: dict[str, dict[str, str]] | None = None,
 ):
-    from ticker.models import Observation
 
     obs = {}
     if observed_age_s is not None:
@@ -274,7 +276,6 @@ def test_transitions_are_logged_once_each_way(caplog: pytest.LogCaptureFixture) 
     st_ = _station()
 
     def rows(age_s: int | None):
-        from ticker.models import Observation
 
         obs = (
             {}
@@ -332,8 +333,6 @@ async def test_load_report_reads_what_the_poller_wrote(stations, store: Store, c
 
 
 async def test_load_report_without_redis_judges_the_fallback(stations, clock) -> None:
-    from ticker.embedded import free_port
-    from ticker.store import Snapshot, connect
 
     dead = connect(f"redis://127.0.0.1:{free_port()}/0")
     try:
@@ -349,3 +348,15 @@ async def test_load_report_without_redis_judges_the_fallback(stations, clock) ->
     assert report.counts[State.FRESH] == len(stations)  # what this process still serves is fresh
     assert report.sources[0].state == "unknown"
     assert report.version is None
+
+
+def test_json_log_lines_carry_the_station_fields(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="ticker.freshness")
+    TransitionLog().update(assess([_station()], {}, {}, NOW))
+    (record,) = caplog.records
+    doc = json.loads(JsonFormatter().format(record))
+    assert doc["level"] == "warning"
+    assert doc["logger"] == "ticker.freshness"
+    assert doc["msg"].startswith("station 108 서울 is missing")
+    assert (doc["event"], doc["station"], doc["state"]) == ("station_state", 108, "missing")
+    assert doc["ts"].endswith("+00:00")

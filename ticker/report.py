@@ -239,10 +239,8 @@ def headline(report: FreshnessReport) -> str:
     ]
     if not parts:
         return report.summary
-    return (
-        " · ".join(parts)
-        + f" — of {len(report.stations)} stations, {report.counts[State.FRESH]} fresh"
-    )
+    fresh = f"{report.counts[State.FRESH]} of {len(report.stations)} stations fresh"
+    return " · ".join([*parts, fresh])
 
 
 def failing_note(source: SourceHealth) -> str:
