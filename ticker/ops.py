@@ -226,10 +226,12 @@ def _route_of(request: web.Request) -> str:
 
 def _request_metrics(app: web.Application) -> Callable[..., Awaitable[web.StreamResponse]]:
     ages = _AgeIndex()
+    # Looked up once: this runs on every widget hit.
+    metrics, live, clock = app[keys.METRICS], app[keys.LIVE], app[keys.CLOCK]
+    hard_max_age_s = app[keys.SETTINGS].hard_max_age_s
 
     @web.middleware
     async def count(request: web.Request, handler: Handler) -> web.StreamResponse:
-        metrics = app[keys.METRICS]
         try:
             response = await handler(request)
         except web.HTTPException as exc:
@@ -241,13 +243,12 @@ def _request_metrics(app: web.Application) -> Callable[..., Awaitable[web.Stream
         route = _route_of(request)
         metrics.count_request(route, response.status)
         if route in READER_ROUTES and response.status in (200, 304):
-            live = app[keys.LIVE]
-            now = app[keys.CLOCK]().timestamp()
+            now = clock().timestamp()
             if route == "/v1/stations/{id}":
                 raw = request.match_info.get("id", "")
                 age = ages.station(live.snapshot, now, int(raw)) if raw.isdigit() else None
             else:
-                age = ages.oldest_shown(live.snapshot, now, app[keys.SETTINGS].hard_max_age_s)
+                age = ages.oldest_shown(live.snapshot, now, hard_max_age_s)
             if age is not None:
                 metrics.served_age.observe(max(0.0, age))
         return response
