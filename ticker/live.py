@@ -110,20 +110,42 @@ class LiveSnapshot:
             self._variants.popitem(last=False)
         return rendered
 
-    async def refresh(self, store: Store) -> bool:
-        """Load the snapshot if Redis has a different version; return True when it changed."""
+    async def refresh(self, store: Store, *, force: bool = False) -> bool:
+        """Load the snapshot if Redis has a different version (or ``force``); True if loaded."""
         version = await store.load_version()
-        if self.loaded and version == self.snapshot.version:
+        if not force and self.loaded and version == self.snapshot.version:
             return False
-        self.replace(await store.load_snapshot())
+        self.replace(keep_newer(self.snapshot, await store.load_snapshot()))
         return True
+
+
+def keep_newer(current: Snapshot, loaded: Snapshot) -> Snapshot:
+    """``loaded``, except that no station goes back to older data or vanishes.
+
+    A Redis that restarted empty, or from an older dump, must not blank or age the widget; the
+    poller repopulates it, and the newer data then wins station by station.
+    """
+    observations = dict(loaded.observations)
+    fetched_at = dict(loaded.fetched_at)
+    kept = False
+    for sid, mine in current.observations.items():
+        theirs = observations.get(sid)
+        if theirs is None or theirs.observed_at < mine.observed_at:
+            kept = True
+            observations[sid] = mine
+            if sid in current.fetched_at:
+                fetched_at[sid] = current.fetched_at[sid]
+    if not kept:
+        return loaded
+    logger.info("Redis has older or fewer observations than this process; keeping the newer ones")
+    return Snapshot(version=loaded.version, observations=observations, fetched_at=fetched_at)
 
 
 async def follow_updates(live: LiveSnapshot, store: Store, *, check_interval_s: float) -> None:
     """Keep ``live`` current: pub/sub announcements, with a periodic version check as fallback."""
     failing = False
     while True:
-        pubsub = store.redis.pubsub(ignore_subscribe_messages=True)
+        pubsub = store.redis.pubsub()
         try:
             await pubsub.subscribe(store.keys.updates)
             await live.refresh(store)
@@ -132,8 +154,12 @@ async def follow_updates(live: LiveSnapshot, store: Store, *, check_interval_s: 
                 failing = False
             while True:
                 # Any message, or none within the interval, leads to a version check.
-                await pubsub.get_message(timeout=check_interval_s)
-                await live.refresh(store)
+                message = await pubsub.get_message(timeout=check_interval_s)
+                # redis-py reconnects and resubscribes by itself; the confirmation tells us. The
+                # Redis may have restarted and count versions from 0 again, so the same number no
+                # longer means the same data: load it whatever the number.
+                resubscribed = message is not None and message.get("type") == "subscribe"
+                await live.refresh(store, force=resubscribed)
         except (RedisError, StoreError, OSError) as err:
             if not failing:
                 logger.warning(
