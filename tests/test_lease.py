@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
+from ticker.embedded import free_port, start_redis_server, stop_redis_server
 from ticker.lease import SAFETY, PollLease
 from ticker.metrics import Metrics
+from ticker.models import Observation
 from ticker.poller import Poller
 from ticker.sources.sim import SimSource
 from ticker.store import Store, connect
@@ -30,43 +33,60 @@ class Monotonic:
 
 async def test_store_lease_primitives_check_the_token(store: Store):
     keys = store.keys
-    assert await store.acquire_lease("a", 60_000) == (1, 0)
+    first, pttl = await store.acquire_lease("a", 60_000)
+    assert pttl == 0 and first > 10**15  # seeded from Redis's clock, in microseconds
     epoch, pttl = await store.acquire_lease("b", 60_000)
     assert epoch == 0 and 59_000 < pttl <= 60_000  # held by a: b learns how long to wait
     assert await store.extend_lease("b", 60_000) is False
     assert await store.release_lease("b") is False
     assert await store.redis.get(keys.lease) == "a"
-    assert await store.acquire_lease("a", 60_000) == (1, 0)  # renewing keeps the epoch
+    assert await store.acquire_lease("a", 60_000) == (first, 0)  # renewing keeps the epoch
     holder, pttl = await store.lease_holder()
     assert holder == "a" and 59_000 < pttl <= 60_000
     assert await store.release_lease("a") is True
     assert await store.redis.exists(keys.lease) == 0
-    assert await store.acquire_lease("b", 60_000) == (2, 0)  # each acquisition bumps the epoch
-    assert await store.redis.get(keys.epoch) == "2"
+    assert await store.acquire_lease("b", 60_000) == (first + 1, 0)  # each acquisition: +1
+    assert await store.redis.get(keys.epoch) == str(first + 1)
+
+
+async def test_epochs_after_redis_lost_its_data_are_above_all_before(store: Store):
+    await store.acquire_lease("a", 60_000)
+    for _ in range(20):  # many takeovers
+        last = await store.redis.incr(store.keys.epoch)
+    await store.redis.flushall()
+    after, _ = await store.acquire_lease("b", 60_000)
+    assert after > last
+    # So a former leader that was paused across the reset is still fenced.
+    at = datetime(2025, 7, 28, 6, 0, tzinfo=UTC)
+    obs = Observation(station_id=108, observed_at=at, fetched_at=at, source="t", temperature_c=1.0)
+    assert await store.save_observations([obs], epoch=last) == -1
 
 
 async def test_lease_is_held_only_until_a_margin_before_it_can_expire(store: Store):
     clock = Monotonic()
     changes: list[bool] = []
-    lease = PollLease(store, ttl_s=30, token="me", clock=clock, on_change=changes.append)
+    lease = PollLease(store, ttl_s=30, holder="me", clock=clock, on_change=changes.append)
     step = await lease.step()
-    assert step.acquired and lease.held and lease.epoch == 1
+    assert step.acquired and lease.held
+    first = lease.epoch
     assert step.delay_s == 10  # renew every third of the TTL
     clock.now += 30 * (1 - SAFETY) - 0.001
     assert lease.held
     clock.now += 0.002
     assert not lease.held  # Redis still has it for 3 s more: nobody else can hold it yet
     step = await lease.step()  # the key is still ours in Redis: regained, same epoch
-    assert step.acquired and lease.held and lease.epoch == 1
+    assert step.acquired and lease.held and lease.epoch == first
     assert changes == [True, False, True]
     await lease.release()
     assert changes == [True, False, True, False]
 
 
 async def test_follower_waits_for_expiry_then_takes_over_with_a_new_epoch(store: Store):
-    leader = PollLease(store, ttl_s=30, token="leader")
-    follower = PollLease(store, ttl_s=30, token="follower")
+    leader = PollLease(store, ttl_s=30, holder="leader")
+    follower = PollLease(store, ttl_s=30, holder="follower")
     assert (await leader.step()).acquired
+    first = leader.epoch
+    assert first is not None
     step = await follower.step()
     assert not step.acquired and not follower.held
     assert step.delay_s == 10  # the lease has 30 s left: look again in a third of the TTL
@@ -75,7 +95,7 @@ async def test_follower_waits_for_expiry_then_takes_over_with_a_new_epoch(store:
     assert 0.1 < step.delay_s <= 0.211  # right after it runs out, not a full renew period later
     await wait_for(lambda: _gone(store), timeout=5, what="the dead leader's lease to expire")
     assert (await follower.step()).acquired
-    assert follower.epoch == 2
+    assert follower.epoch == first + 1
     step = await leader.step()  # the old leader notices at its next renewal
     assert not step.acquired and not leader.held
     await follower.release()
@@ -87,8 +107,8 @@ async def _gone(store: Store) -> bool:
 
 async def test_a_paused_former_leader_is_fenced(stations, store: Store, clock: FixedClock, caplog):
     """It wakes with data that looks newer, but a newer epoch exists: it writes nothing."""
-    old = PollLease(store, ttl_s=30, token="old")
-    new = PollLease(store, ttl_s=30, token="new")
+    old = PollLease(store, ttl_s=30, holder="old")
+    new = PollLease(store, ttl_s=30, holder="new")
     old_poller = Poller(stations=stations, source=SimSource(), store=store, clock=clock,
                         interval_s=60, epoch=lambda: old.epoch)
     assert (await old.step()).acquired
@@ -96,7 +116,7 @@ async def test_a_paused_former_leader_is_fenced(stations, store: Store, clock: F
 
     # The old leader freezes; its lease runs out and the new leader takes over and polls.
     await store.redis.delete(store.keys.lease)
-    assert (await new.step()).acquired and new.epoch == 2
+    assert (await new.step()).acquired and new.epoch == old.epoch + 1  # type: ignore[operator]
     new_clock = FixedClock(clock.now)
     new_clock.advance(minutes=10)
     new_poller = Poller(stations=stations, source=SimSource(), store=store, clock=new_clock,
@@ -107,20 +127,23 @@ async def test_a_paused_former_leader_is_fenced(stations, store: Store, clock: F
     # It wakes up and finishes the cycle it had started, with what looks like even newer data.
     clock.advance(minutes=20)
     result = await old_poller.run_once()
-    assert result.outcome == "fenced" and result.written == 0 and result.epoch == 1
+    assert result.outcome == "fenced" and result.written == 0 and result.epoch == old.epoch
     after = await store.load_snapshot()
     assert after == before
     await new.release()
 
 
-async def test_leader_gauge_is_one_on_exactly_one_process_through_handovers(redis_server: RedisServer):
+async def test_leader_gauge_is_one_on_exactly_one_process_through_handovers(
+    redis_server: RedisServer,
+):
     """Three processes' worth of leases, each with its own registry; the leader pauses and dies."""
     ttl = 0.6
     clients = [connect(redis_server.url) for _ in range(3)]
     await clients[0].flushall()
     metrics = [Metrics(CollectorRegistry()) for _ in range(3)]
     leases = [
-        PollLease(Store(c), ttl_s=ttl, token=f"p{i}", on_change=lambda held, m=m: m.is_leader.set(held))
+        PollLease(Store(c), ttl_s=ttl, holder=f"p{i}",
+                  on_change=lambda held, m=m: m.is_leader.set(held))
         for i, (c, m) in enumerate(zip(clients, metrics, strict=True))
     ]
     tasks = {i: asyncio.create_task(_keep(lease)) for i, lease in enumerate(leases)}
@@ -169,13 +192,12 @@ async def _keep(lease: PollLease) -> None:
 
 async def test_redis_outage_keeps_the_lease_until_its_margin_then_drops_it(caplog):
     """While Redis is away the lease cannot be renewed: leadership ends on time, logged once."""
-    from ticker.embedded import free_port, start_redis_server, stop_redis_server  # noqa: PLC0415
 
     port = free_port()
     proc = start_redis_server(port=port, data_dir=None)
     client: Redis = connect(f"redis://127.0.0.1:{port}/0")
     clock = Monotonic()
-    lease = PollLease(Store(client), ttl_s=30, token="me", clock=clock)
+    lease = PollLease(Store(client), ttl_s=30, holder="me", clock=clock)
     try:
         assert (await lease.step()).acquired
         stop_redis_server(proc)

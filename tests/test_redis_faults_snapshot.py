@@ -1,4 +1,4 @@
-"""A web process's snapshot when Redis loses or rewinds its data: no station goes back or vanishes."""
+"""A web process's snapshot when Redis loses or rewinds its data: no station goes back or away."""
 
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ async def test_redis_back_empty_keeps_the_widget_then_takes_the_new_data(station
     await poller.run_once()  # the poller refills Redis with newer observations
     assert await live.refresh(store)
     assert all(
-        live.snapshot.observations[sid].observed_at == before[sid].observed_at + timedelta(minutes=10)
+        live.snapshot.observations[sid].observed_at
+        == before[sid].observed_at + timedelta(minutes=10)
         for sid in before
     )
     assert live.snapshot.version == 1  # Redis's own count restarted; we follow it
@@ -47,7 +48,8 @@ async def test_keep_newer_takes_newer_keeps_newer_and_never_drops(stations, stor
     new = {o.station_id: o for o in await sim.fetch(stations[:3], clock.now + timedelta(hours=1))}
     a, b, c = (s.id for s in stations[:3])
 
-    current = Snapshot(version=7, observations={a: new[a], b: old[b], c: old[c]}, fetched_at={a: 1.0})
+    current = Snapshot(version=7, observations={a: new[a], b: old[b], c: old[c]},
+                       fetched_at={a: 1.0})
     loaded = Snapshot(version=3, observations={a: old[a], b: new[b]}, fetched_at={a: 0.5, b: 2.0})
     merged = keep_newer(current, loaded)
     assert merged.version == 3

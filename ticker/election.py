@@ -18,6 +18,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from ticker.errors import StoreError
 from ticker.lease import PollLease
+from ticker.live import stop_if_cancelled
 from ticker.poller import Poller
 from ticker.scheduler import JOB_ID, build_scheduler
 
@@ -89,8 +90,10 @@ class ElectedPoller:
 
     async def _follow_lease(self) -> None:
         while True:
+            stop_if_cancelled()
             try:
                 step = await self.lease.step()
+                stop_if_cancelled()
                 if step.acquired:
                     await self._took_lease()
                 if self.lease.held:

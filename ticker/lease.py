@@ -49,14 +49,14 @@ class PollLease:
         store: Store,
         *,
         ttl_s: float,
-        token: str | None = None,
+        holder: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         on_change: Callable[[bool], None] | None = None,
     ) -> None:
         self.store = store
         self.ttl_s = ttl_s
         self.renew_s = ttl_s / 3
-        self.token = token or holder_token()
+        self.token = holder or holder_token()
         self.clock = clock
         self.epoch: int | None = None  # fencing epoch of the latest acquisition, kept after loss
         self._on_change = on_change
@@ -111,7 +111,9 @@ class PollLease:
         try:
             return await self.store.release_lease(self.token)
         except StoreError as err:
-            logger.warning("could not release the poll lease (%s); it expires in %ss", err, self.ttl_s)
+            logger.warning(
+                "could not release the poll lease (%s); it expires within %ss", err, self.ttl_s
+            )
             return False
 
     def _expire_if_due(self, now: float) -> None:

@@ -153,6 +153,7 @@ async def follow_updates(live: LiveSnapshot, store: Store, *, check_interval_s: 
                 logger.info("snapshot updates from Redis resumed (version %s)", live.version)
                 failing = False
             while True:
+                stop_if_cancelled()
                 # Any message, or none within the interval, leads to a version check.
                 message = await pubsub.get_message(timeout=check_interval_s)
                 # redis-py reconnects and resubscribes by itself; the confirmation tells us. The
@@ -161,6 +162,7 @@ async def follow_updates(live: LiveSnapshot, store: Store, *, check_interval_s: 
                 resubscribed = message is not None and message.get("type") == "subscribe"
                 await live.refresh(store, force=resubscribed)
         except (RedisError, StoreError, OSError) as err:
+            stop_if_cancelled()
             if not failing:
                 logger.warning(
                     "cannot follow snapshot updates (%s); serving version %s",
@@ -174,6 +176,17 @@ async def follow_updates(live: LiveSnapshot, store: Store, *, check_interval_s: 
             except (RedisError, OSError):
                 pass
         await asyncio.sleep(check_interval_s)
+
+
+def stop_if_cancelled() -> None:
+    """Raise CancelledError if this task was asked to stop but a library swallowed the request.
+
+    A cancellation can surface from inside a client as a timeout (an OSError) or not at all
+    (redis-py #2551); a loop that carries on regardless would never let its owner stop it.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 async def tick(live: LiveSnapshot, *, every_s: float) -> None:

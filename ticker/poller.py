@@ -70,7 +70,9 @@ class Poller:
         """Run one complete cycle and return what happened; never raises for upstream or Redis faults."""
         now = self.clock()
         started = time.perf_counter()
-        result = CycleResult(started_at=now.timestamp(), source=self.source.name, epoch=self._epoch())
+        result = CycleResult(
+            started_at=now.timestamp(), source=self.source.name, epoch=self._epoch()
+        )
         fetched_ids: list[int] = []
         try:
             rows = await self.source.fetch(self.stations, now)
@@ -94,7 +96,7 @@ class Poller:
             fetched_ids = list(qc.accepted)
             await self._safe_record_source(now, None, None)
         await self._flush(result)
-        if fetched_ids and result.outcome != "fenced":  # a fenced poller leaves no trace in the data
+        if fetched_ids and result.outcome != "fenced":  # a fenced poller leaves no trace
             try:
                 await self.store.record_fetch(fetched_ids, now)
             except StoreError:

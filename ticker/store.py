@@ -67,18 +67,27 @@ return changed
 """
 
 # Take the lease if it is free (and bump the fencing epoch), or renew it if it is already ours.
-# Returns {epoch, 0} when held, else {0, remaining PX of the other holder's lease}.
+# Returns {epoch, 0} when held, else {0, remaining PX of the other holder's lease}. A Redis that
+# lost its data seeds the epoch from its clock in microseconds, so epochs handed out after the
+# reset are still above any handed out before it and fencing holds across the reset.
 _ACQUIRE_LEASE_LUA = """
+local function next_epoch()
+  if redis.call('EXISTS', KEYS[2]) == 0 then
+    local t = redis.call('TIME')
+    redis.call('SET', KEYS[2], t[1] .. string.format('%06d', tonumber(t[2])))
+  end
+  return redis.call('INCR', KEYS[2])
+end
 local holder = redis.call('GET', KEYS[1])
 if holder == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   local epoch = tonumber(redis.call('GET', KEYS[2]) or '0')
-  if epoch == 0 then epoch = redis.call('INCR', KEYS[2]) end
+  if epoch == 0 then epoch = next_epoch() end
   return {epoch, 0}
 end
 if holder then return {0, redis.call('PTTL', KEYS[1])} end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return {redis.call('INCR', KEYS[2]), 0}
+return {next_epoch(), 0}
 """
 
 # Extend or release only a lease this token holds, never someone else's.
@@ -139,14 +148,14 @@ def connect(url: str, *, socket_timeout: float = POLLER_SOCKET_TIMEOUT_S) -> Red
 class _SentinelRedis(Redis):
     """A master client that also closes the sentinel connections it was discovered through."""
 
-    sentinel: Sentinel | None = None
+    sentinel_manager: Sentinel | None = None
 
     async def aclose(self, close_connection_pool: bool | None = None) -> None:
         try:
             await super().aclose(close_connection_pool)
         finally:
-            if self.sentinel is not None:
-                for node in self.sentinel.sentinels:
+            if self.sentinel_manager is not None:
+                for node in self.sentinel_manager.sentinels:
                     await node.aclose()
 
 
@@ -157,7 +166,9 @@ def _connect_sentinel(target: SentinelUrl, knobs: dict[str, Any]) -> Redis:
         **target.sentinel_kwargs,
     }
     # One Sentinel and one master pool for the process (a pool per call leaks: redis-py #3433).
-    sentinel = Sentinel(target.sentinels, sentinel_kwargs=sentinel_kwargs, **knobs)
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        target.sentinels, sentinel_kwargs=sentinel_kwargs, **knobs
+    )
     client = sentinel.master_for(
         target.service_name,
         redis_class=_SentinelRedis,
@@ -165,7 +176,7 @@ def _connect_sentinel(target: SentinelUrl, knobs: dict[str, Any]) -> Redis:
         **target.connection_kwargs,
     )
     assert isinstance(client, _SentinelRedis)
-    client.sentinel = sentinel
+    client.sentinel_manager = sentinel
     return client
 
 
@@ -322,7 +333,7 @@ class Store:
         return int(epoch), int(pttl)
 
     async def extend_lease(self, token: str, ttl_ms: int) -> bool:
-        """Renew the poll lease if ``token`` still holds it; False if it is gone or someone else's."""
+        """Renew the poll lease if ``token`` still holds it; False if gone or someone else's."""
         try:
             return bool(await self._extend(keys=[self.keys.lease], args=[token, ttl_ms]))
         except RedisError as err:
