@@ -69,10 +69,12 @@ class Sentinel:
 
     def __init__(self, tmp: Path) -> None:
         self.master_port, self.replica_port, self.port = free_port(), free_port(), free_port()
-        self.master = start_redis_server(port=self.master_port, data_dir=None)
+        # In memory, but a failover's full resync still writes a dump: keep it under tmp.
+        workdir = ["--dir", str(tmp)]
+        self.master = start_redis_server(port=self.master_port, data_dir=None, extra=workdir)
         self.replica = start_redis_server(
             port=self.replica_port, data_dir=None,
-            extra=["--replicaof", "127.0.0.1", str(self.master_port)],
+            extra=[*workdir, "--replicaof", "127.0.0.1", str(self.master_port)],
         )
         conf = tmp / "sentinel.conf"
         conf.write_text(
@@ -83,7 +85,7 @@ class Sentinel:
         )
         self.proc = subprocess.Popen(
             [redis_server_binary(), str(conf), "--sentinel"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp,
         )
         self.client = redis_sync.Redis(port=self.port, decode_responses=True, socket_timeout=2)
 

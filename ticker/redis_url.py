@@ -88,7 +88,7 @@ def _options(query: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def parse_sentinel_url(url: str) -> SentinelUrl:
-    """Parse a ``redis+sentinel://`` URL; raise ConfigError (never echoing a password) if it is bad."""
+    """Parse a ``redis+sentinel://`` URL; a bad one raises ConfigError that echoes no password."""
     scheme, _, rest = url.partition("://")
     if scheme.lower() not in SENTINEL_SCHEMES:
         raise _fail("not a redis+sentinel:// URL")
