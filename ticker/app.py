@@ -21,6 +21,7 @@ from ticker.live import LiveSnapshot, follow_updates, tick
 from ticker.metrics import Metrics
 from ticker.models import Station
 from ticker.poller import Poller
+from ticker.resilience import Circuit
 from ticker.sources import Source, build_source
 from ticker.store import Store, connect
 from ticker.web import errors_as_json, setup_routes
@@ -129,6 +130,7 @@ def _poller_ctx(given: Source | None) -> Callable[[web.Application], AsyncIterat
             clock=app[keys.CLOCK],
             interval_s=settings.effective_poll_interval_s,
             epoch=lambda: lease.epoch,
+            circuit=Circuit(base_s=settings.effective_poll_interval_s),
         )
         app[keys.POLLER] = poller
         app[keys.LEASE] = lease

@@ -185,13 +185,16 @@ async def poll_once(settings: Settings, stations: list[Station]) -> int:
         print(f"{row.id:>4} {row.name:<6} {row.state.value:<7} {when:<11} {word:<5} {temp}")
     bad = [r for r in rows if r.state is not State.FRESH]
     if result.error_kind is not None:
-        print(f"poll failed: {result.source} {result.error_kind}: {result.message}", file=sys.stderr)
+        why = " ".join((result.message or "").split())  # one line, whatever the upstream said
+        print(f"poll failed: {result.source} {result.error_kind}: {why}", file=sys.stderr)
         return 1
     if bad:
         names = ", ".join(f"{r.name}({r.state.value})" for r in bad)
         print(f"poll incomplete: {len(bad)} of {len(rows)} stations not fresh: {names}", file=sys.stderr)
         return 1
-    print(f"poll ok: {len(rows)} stations fresh from {result.source} ({result.written} new)")
+    rejected = ", ".join(f"{reason} {n}" for reason, n in sorted(result.rejected.items()))
+    note = f"; rows rejected: {rejected}" if rejected else ""
+    print(f"poll ok: {len(rows)} stations fresh from {result.source} ({result.written} new{note})")
     return 0
 
 
@@ -200,7 +203,10 @@ async def check(settings: Settings, stations: list[Station]) -> int:
     with redis_url(settings) as url:
         redis = connect(url)
         try:
-            snap = await Store(redis).load_snapshot()
+            store = Store(redis)
+            snap = await store.load_snapshot()
+            source = settings.effective_source
+            upstream = upstream_note(source, await store.load_source(source))
         except StoreError as err:
             print(f"CRITICAL: cannot read Redis ({err})")
             return 2
@@ -214,10 +220,20 @@ async def check(settings: Settings, stations: list[Station]) -> int:
     late = by_state.get(State.LATE, [])
     fresh = len(by_state.get(State.FRESH, []))
     if bad:
-        print(f"CRITICAL: {len(bad)} of {len(rows)} stations stale or missing: {', '.join(bad)}")
+        print(f"CRITICAL: {len(bad)} of {len(rows)} stations stale or missing: {', '.join(bad)}{upstream}")
         return 2
     if late:
-        print(f"WARNING: {len(late)} of {len(rows)} stations late: {', '.join(late)}")
+        print(f"WARNING: {len(late)} of {len(rows)} stations late: {', '.join(late)}{upstream}")
         return 1
-    print(f"OK: {fresh} of {len(rows)} stations fresh")
+    print(f"OK: {fresh} of {len(rows)} stations fresh{upstream}")
     return 0
+
+
+def upstream_note(name: str, state: dict[str, str]) -> str:
+    """'; kma_apihub failing, last at 07-28 15:05 KST (auth: ...)' while its polls fail, else ''."""
+    failed_at = float(state.get("last_error_at", 0))
+    if not failed_at or failed_at <= float(state.get("last_success", 0)):
+        return ""
+    since = datetime.fromtimestamp(failed_at, tz=KST).strftime("%m-%d %H:%M")
+    why = " ".join(state.get("last_error", "").split())
+    return f"; {name} failing, last at {since} KST ({state.get('last_error_kind', '?')}: {why})"

@@ -33,6 +33,20 @@ class Settings(BaseSettings):
     source: Literal["kma_apihub", "sim"] | None = None
     kma_base_url: str = "https://apihub.kma.go.kr"
     kma_auth_key: SecretStr | None = None
+    kma_timeout_s: float = Field(default=10.0, gt=0, le=120, description="per-request read timeout")
+    kma_retries: int = Field(default=2, ge=0, le=10, description="extra attempts within one cycle")
+    kma_cycle_budget_s: float = Field(
+        default=45.0, gt=0, description="time one poll cycle may spend on the upstream, retries included"
+    )
+    fallback: Literal["ultra_ncst", "none"] = Field(
+        default="ultra_ncst", description="second source for stations whose ASOS row is missing or late"
+    )
+    fallback_url: str | None = Field(
+        default=None, description="getUltraSrtNcst endpoint; default: the API Hub's typ02 proxy of it"
+    )
+    fallback_auth_key: SecretStr | None = Field(
+        default=None, description="key for fallback_url; default: TICKER_KMA_AUTH_KEY"
+    )
     stations_file: Path | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)

@@ -9,8 +9,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from ticker.errors import StoreError, UpstreamError
-from ticker.models import Observation, Station
+from ticker.models import KST, Observation, Station
 from ticker.qc import screen
+from ticker.resilience import Circuit
 from ticker.sources import Source
 from ticker.store import Store
 
@@ -25,7 +26,7 @@ class CycleResult:
 
     started_at: float
     source: str
-    outcome: str = "ok"  # ok | partial | error | store_error | fenced
+    outcome: str = "ok"  # ok | partial | error | store_error | fenced | circuit_open
     duration_s: float = 0.0
     fetched: int = 0
     written: int = 0
@@ -52,6 +53,7 @@ class Poller:
         interval_s: float,
         epoch: Callable[[], int | None] | None = None,
         on_cycle: Callable[[CycleResult], Awaitable[None] | None] | None = None,
+        circuit: Circuit | None = None,
     ) -> None:
         self.stations = list(stations)
         self.source = source
@@ -60,6 +62,7 @@ class Poller:
         self.interval_s = interval_s
         self._epoch = epoch or (lambda: None)
         self._on_cycle = on_cycle
+        self.circuit = circuit
         self._failing_kind: str | None = None
         self._store_failing = False
         # Observations that passed QC but could not be written yet (Redis away); newest per station.
@@ -74,14 +77,16 @@ class Poller:
             started_at=now.timestamp(), source=self.source.name, epoch=self._epoch()
         )
         fetched_ids: list[int] = []
-        try:
-            rows = await self.source.fetch(self.stations, now)
-        except UpstreamError as err:
-            result.outcome, result.error_kind, result.message = "error", err.kind, str(err)
-            self._upstream_failed(err)
-            await self._safe_record_source(now, err.kind, str(err))
+        if self.circuit is not None and not self.circuit.allow(now):
+            # Repeated failures: leave the upstream alone until the pause is over.
+            until = self.circuit.open_until
+            result.outcome, result.error_kind = "circuit_open", self._failing_kind
+            if until is not None:
+                result.message = f"upstream failing; next attempt after {until.astimezone(KST):%H:%M:%S} KST"
+            rows = None
         else:
-            self._upstream_recovered()
+            rows = await self._fetch(now, result)
+        if rows is not None:
             result.fetched = len(rows)
             qc = screen(rows, now, (s.id for s in self.stations))
             for rejection in qc.rejected:
@@ -118,6 +123,22 @@ class Poller:
         result = CycleResult(started_at=self.clock().timestamp(), source=self.source.name)
         await self._flush(result)
         return result.written
+
+    async def _fetch(self, now: datetime, result: CycleResult) -> list[Observation] | None:
+        """Rows from the source, or None after recording why there are none."""
+        try:
+            rows = await self.source.fetch(self.stations, now)
+        except UpstreamError as err:
+            result.outcome, result.error_kind, result.message = "error", err.kind, str(err)
+            self._upstream_failed(err)
+            if self.circuit is not None and self.circuit.failure(now):
+                logger.debug("source %s: polling less often until it answers", self.source.name)
+            await self._safe_record_source(now, err.kind, str(err))
+            return None
+        self._upstream_recovered()
+        if self.circuit is not None:
+            self.circuit.success()
+        return rows
 
     async def _flush(self, result: CycleResult) -> None:
         if not self._pending:

@@ -20,6 +20,8 @@ from ticker.models import (
 from ticker.weather import Condition
 
 ATTRIBUTION_EN = "Source: KMA"
+# Sources other than the ASOS observation, marked in the widget: (ko, en) of what the value is.
+MARKED_SOURCES = {"ultra_ncst": ("초단기실황(격자)", "KMA nowcast (grid)")}
 
 ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("ticker", "templates"),
@@ -61,6 +63,17 @@ class Item:
         if obs is None or obs.temperature_c is None:
             return None
         return format_temperature(obs.temperature_c)
+
+    @property
+    def source(self) -> str | None:
+        return self.observation.source if self.observation else None
+
+    def source_note(self, lang: str) -> str | None:
+        """What a value from a secondary source is, for its marker; None for ASOS values."""
+        labels = MARKED_SOURCES.get(self.source or "")
+        if labels is None:
+            return None
+        return labels[1] if lang == "en" else labels[0]
 
     @property
     def observed_local(self) -> str | None:

@@ -41,4 +41,19 @@ def build_source(settings: Settings, session: ClientSession) -> Source:
         return SimSource()
     from ticker.sources.kma_apihub import KmaApiHubSource  # noqa: PLC0415
 
-    return KmaApiHubSource.from_settings(settings, session)
+    primary = KmaApiHubSource.from_settings(settings, session)
+    if settings.fallback == "none":
+        return primary
+    from ticker.sources.fallback import FallbackSource  # noqa: PLC0415
+    from ticker.sources.ultra_ncst import UltraNcstSource, default_url  # noqa: PLC0415
+
+    key = settings.fallback_auth_key or settings.kma_auth_key
+    if key is None:  # from_settings already refused this; keeps the type narrow
+        return primary
+    fallback = UltraNcstSource(
+        session=session,
+        auth_key=key.get_secret_value(),
+        url=settings.fallback_url or default_url(settings.kma_base_url),
+        timeout_s=settings.kma_timeout_s,
+    )
+    return FallbackSource(primary, fallback)

@@ -1,0 +1,47 @@
+"""Hostile paths and query strings against a live app: no 5xx, no reflected input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from ticker.app import create_app
+from ticker.poller import Poller
+from ticker.server import make_runner
+from ticker.sources.sim import SimSource
+
+from .hostile import run_hostile, send_raw
+
+
+class SafeTestServer(TestServer):
+    """aiohttp's TestServer, served the way `ticker serve` serves."""
+
+    async def _make_runner(self, **kwargs: Any) -> web.BaseRunner:
+        return make_runner(self.app, **kwargs)
+
+
+async def test_unparseable_requests_get_json_without_echo(settings, stations, store, clock):
+    app = create_app(settings, stations=stations, redis=store.redis, clock=clock, role="web")
+    async with SafeTestServer(app, host="127.0.0.1") as server:
+        raw = await send_raw("127.0.0.1", server.port, "/widget?lang=zqmarker\x00<b>")
+        bad_line = await send_raw("127.0.0.1", server.port, "/<script>zqmarker2 </script>")
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.split(b" ", 2)[1] == b"400"
+    assert b"Cache-Control: no-store" in head
+    assert body == b'{"error":"bad_request","message":"the request could not be parsed"}'
+    assert b"zqmarker" not in raw and b"zqmarker2" not in bad_line
+    assert bad_line.split(b" ", 2)[1] == b"400"
+
+
+async def test_hostile_requests_get_no_5xx_and_no_echo(settings, stations, store, clock):
+    await Poller(stations=stations, source=SimSource(), store=store, clock=clock, interval_s=60).run_once()
+    app = create_app(settings, stations=stations, redis=store.redis, clock=clock, role="web")
+    async with SafeTestServer(app, host="127.0.0.1") as server:
+        outcome = await run_hostile("127.0.0.1", server.port, 600, seed=7)
+    print(f"\nhostile: {outcome.total} requests, statuses {dict(sorted(outcome.statuses.items()))}")
+    assert outcome.no_answer == 0
+    assert outcome.server_errors == []
+    assert outcome.reflected == []
+    assert set(outcome.statuses) <= {200, 400, 404, 405, 413, 414, 431}
