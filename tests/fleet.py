@@ -81,7 +81,8 @@ class Replica:
     """One `ticker serve` process with its own port, log file and environment."""
 
     def __init__(self, tmp: Path, name: str, redis_url: str, *, role: str = "all",
-                 interval_s: float = 1.0, lease_ttl_s: float = 3.0) -> None:
+                 interval_s: float = 1.0, lease_ttl_s: float = 3.0,
+                 env: dict[str, str] | None = None) -> None:
         self.name = name
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -99,7 +100,7 @@ class Replica:
             "TICKER_LEASE_TTL_S": str(lease_ttl_s),
             "TICKER_LOG_FORMAT": "json",
             "TICKER_DATA_DIR": str(self.workdir / "data"),
-        }
+        } | (env or {})
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Replica:

@@ -6,6 +6,9 @@ import itertools
 import time
 from pathlib import Path
 
+from ticker.fake_upstream import FakeApiHub, running_in_thread
+from ticker.models import Station
+
 from .fleet import Fleet, cycles, lease_pid
 from .helpers import wait_until
 
@@ -23,31 +26,46 @@ def _overlaps(spans: list[tuple[str, float, float]]) -> list[tuple[str, str]]:
     return out
 
 
-def test_three_replicas_poll_once_per_interval_and_a_killed_leader_is_replaced(tmp_path: Path):
-    with Fleet(tmp_path) as fleet:
-        replicas = [fleet.add(f"r{i}", interval_s=INTERVAL_S, lease_ttl_s=TTL_S) for i in range(3)]
+def test_three_replicas_poll_once_per_interval_and_a_killed_leader_is_replaced(
+    tmp_path: Path, stations: list[Station]
+):
+    hub = FakeApiHub(stations=stations, auth_key="replica-test-key")
+    with running_in_thread(hub) as hub_url, Fleet(tmp_path) as fleet:
+        upstream = {
+            "TICKER_SOURCE": "kma_apihub",
+            "TICKER_KMA_BASE_URL": hub_url,
+            "TICKER_KMA_AUTH_KEY": "replica-test-key",
+            "TICKER_FALLBACK": "none",
+        }
+        replicas = [fleet.add(f"r{i}", interval_s=INTERVAL_S, lease_ttl_s=TTL_S, env=upstream)
+                    for i in range(3)]
         for replica in replicas:
             replica.wait_healthy()
         redis = fleet.redis.client()
         wait_until(lambda: len(cycles(redis)) >= 1, timeout=15, what="the first poll")
 
-        # Steady state: count the fleet's poll cycles over a window of intervals.
+        # Steady state: count the upstream's requests, and the cycles recorded in Redis, over a
+        # window of intervals.
         seen = {c.started_at: c for c in cycles(redis)}
-        t0, n0 = time.time(), len(seen)
+        t0, r0 = time.time(), hub.counts["sfctm2"]
         window = 8
 
         def counted() -> bool:
             seen.update({c.started_at: c for c in cycles(redis)})
-            return len(seen) >= n0 + window
+            return hub.counts["sfctm2"] >= r0 + window
 
-        wait_until(counted, timeout=window * INTERVAL_S * 4, what=f"{window} more poll cycles")
+        wait_until(counted, timeout=window * INTERVAL_S * 4,
+                   what=f"{window} more upstream requests")
         elapsed = time.time() - t0
-        per_interval = window / (elapsed / INTERVAL_S)
+        requests = hub.counts["sfctm2"] - r0
+        per_interval = requests / (elapsed / INTERVAL_S)
         epochs = {c.epoch for c in seen.values()}
-        print(f"\n3 replicas: {window} poll cycles in {elapsed:.2f}s = "
-              f"{per_interval:.2f} per {INTERVAL_S:.0f}s interval, epochs {sorted(epochs)}")
+        print(f"\n3 replicas: {requests} upstream requests in {elapsed:.2f}s = "
+              f"{per_interval:.2f} per {INTERVAL_S:.0f}s interval, "
+              f"epochs {sorted(epochs, key=str)}")
         assert len(epochs) == 1  # one leader all along
         (first_epoch,) = epochs
+        assert all(c.outcome == "ok" for c in seen.values())
         # Three pollers would make ~3 per interval; one makes at most one per scheduled slot.
         assert per_interval <= 1.3
         leaders = [r for r in replicas if "leader: yes" in r.log_text()]
