@@ -69,6 +69,7 @@ async def test_lease_is_held_only_until_a_margin_before_it_can_expire(store: Sto
     step = await lease.step()
     assert step.acquired and lease.held
     first = lease.epoch
+    assert lease.status() == {"held": True, "epoch": first, "token": "me"}
     assert step.delay_s == 10  # renew every third of the TTL
     clock.now += 30 * (1 - SAFETY) - 0.001
     assert lease.held

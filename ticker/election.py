@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -27,10 +26,6 @@ logger = logging.getLogger(__name__)
 RELEASE_TIMEOUT_S = 2.0
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class ElectedPoller:
     """Drives one process's poller: lease upkeep, scheduling, and a clean stop."""
 
@@ -41,13 +36,11 @@ class ElectedPoller:
         lease: PollLease,
         interval_s: float,
         jitter_s: float = 0.0,
-        wall_clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self.poller = poller
         self.lease = lease
         self.interval_s = interval_s
         self.jitter_s = jitter_s
-        self.wall_clock = wall_clock
         self._scheduler: AsyncIOScheduler | None = None
         self._lease_task: asyncio.Task[None] | None = None
         self._cycle: asyncio.Task[object] | None = None
@@ -62,7 +55,7 @@ class ElectedPoller:
         self._lease_task = asyncio.create_task(self._follow_lease(), name="poll-lease")
 
     async def stop(self) -> None:
-        """Stop polling, finish nothing half-way, and hand the lease back. Idempotent."""
+        """Stop polling (a cycle in progress is cancelled), and hand the lease back. Idempotent."""
         if self._stopping:
             return
         self._stopping = True
@@ -116,7 +109,7 @@ class ElectedPoller:
             # Measured on the poller's clock, applied to the scheduler's.
             since = self.poller.clock().timestamp() - float(last["started_at"])
             wait_s = min(self.interval_s, max(0.0, self.interval_s - since))
-        due = self.wall_clock() + timedelta(seconds=wait_s)
+        due = datetime.now(UTC) + timedelta(seconds=wait_s)  # the scheduler runs on real time
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.modify_job(JOB_ID, next_run_time=due)
         logger.info("polling from now on; next cycle in %.1fs", wait_s)
