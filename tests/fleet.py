@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 import redis as redis_sync
 
 from ticker.embedded import free_port, start_redis_server, stop_redis_server
@@ -208,6 +209,12 @@ def cycles(client: redis_sync.Redis) -> list[Cycle]:
         doc = json.loads(raw)
         out.append(Cycle(doc["started_at"], doc.get("epoch"), doc["outcome"]))
     return out
+
+
+def report(capsys: pytest.CaptureFixture[str], *lines: str) -> None:
+    """Print a fault test's figures to the terminal even when pytest captures output."""
+    with capsys.disabled():
+        print(*lines)
 
 
 def lease_pid(client: redis_sync.Redis) -> int | None:

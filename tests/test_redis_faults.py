@@ -5,14 +5,18 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from .fleet import Fleet, Traffic
+import pytest
+
+from .fleet import Fleet, Traffic, report
 from .helpers import parse_widget, wait_until
 
 INTERVAL_S = 3.0
 TTL_S = 3.0
 
 
-def test_widget_answers_through_a_redis_outage_and_an_empty_redis_is_refilled(tmp_path: Path):
+def test_widget_answers_through_a_redis_outage_and_an_empty_redis_is_refilled(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
     with Fleet(tmp_path) as fleet:
         webs = [fleet.add(f"web{i}", role="web", interval_s=INTERVAL_S, lease_ttl_s=TTL_S)
                 for i in (1, 2)]
@@ -53,10 +57,13 @@ def test_widget_answers_through_a_redis_outage_and_an_empty_redis_is_refilled(tm
         errors = [(status, body[:80]) for _, status, body in traffic.results if status != 200]
         short = [r for r in traffic.results
                  if r[1] == 200 and len(parse_widget(r[2]).stations) != 16]
-        print(f"\nRedis down {up_at - down_at:.1f}s: {len(outage)} widget requests during the "
-              f"outage, {len(traffic.results)} in all, {len(errors)} errors, {len(short)} "
-              f"incomplete; empty Redis refilled {refill_s:.2f}s after it came back "
-              f"(poll interval {INTERVAL_S:.0f}s)")
+        report(
+            capsys,
+            f"\nRedis down {up_at - down_at:.1f}s: {len(outage)} widget requests during the "
+            f"outage, {len(traffic.results)} in all, {len(errors)} errors, {len(short)} "
+            f"incomplete; empty Redis refilled {refill_s:.2f}s after it came back "
+            f"(poll interval {INTERVAL_S:.0f}s)"
+        )
         assert len(outage) >= 40
         assert errors == []
         assert short == []

@@ -6,10 +6,12 @@ import itertools
 import time
 from pathlib import Path
 
+import pytest
+
 from ticker.fake_upstream import FakeApiHub, running_in_thread
 from ticker.models import Station
 
-from .fleet import Fleet, cycles, lease_pid
+from .fleet import Fleet, cycles, lease_pid, report
 from .helpers import wait_until
 
 INTERVAL_S = 1.0
@@ -27,7 +29,7 @@ def _overlaps(spans: list[tuple[str, float, float]]) -> list[tuple[str, str]]:
 
 
 def test_three_replicas_poll_once_per_interval_and_a_killed_leader_is_replaced(
-    tmp_path: Path, stations: list[Station]
+    tmp_path: Path, stations: list[Station], capsys: pytest.CaptureFixture[str]
 ):
     hub = FakeApiHub(stations=stations, auth_key="replica-test-key")
     with running_in_thread(hub) as hub_url, Fleet(tmp_path) as fleet:
@@ -60,9 +62,12 @@ def test_three_replicas_poll_once_per_interval_and_a_killed_leader_is_replaced(
         requests = hub.counts["sfctm2"] - r0
         per_interval = requests / (elapsed / INTERVAL_S)
         epochs = {c.epoch for c in seen.values()}
-        print(f"\n3 replicas: {requests} upstream requests in {elapsed:.2f}s = "
-              f"{per_interval:.2f} per {INTERVAL_S:.0f}s interval, "
-              f"epochs {sorted(epochs, key=str)}")
+        report(
+            capsys,
+            f"\n3 replicas: {requests} upstream requests in {elapsed:.2f}s = "
+            f"{per_interval:.2f} per {INTERVAL_S:.0f}s interval, "
+            f"epochs {sorted(epochs, key=str)}"
+        )
         assert len(epochs) == 1  # one leader all along
         (first_epoch,) = epochs
         assert all(c.outcome == "ok" for c in seen.values())
@@ -84,8 +89,11 @@ def test_three_replicas_poll_once_per_interval_and_a_killed_leader_is_replaced(
         first_new = min(c.started_at for c in cycles(redis) if c.epoch != first_epoch)
         takeover_s = first_new - killed_at
         successor = fleet.by_pid(lease_pid(redis))  # type: ignore[arg-type]
-        print(f"leader SIGKILLed; {successor.name} polled {takeover_s:.2f}s later "
-              f"(lease TTL {TTL_S}s)")
+        report(
+            capsys,
+            f"leader SIGKILLed; {successor.name} polled {takeover_s:.2f}s later "
+            f"(lease TTL {TTL_S}s)"
+        )
         assert successor is not leader
         assert takeover_s <= TTL_S + 1.0
         assert max(c.started_at for c in cycles(redis) if c.epoch == first_epoch) < killed_at

@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from .fleet import Fleet, Traffic, cycles, lease_pid
+import pytest
+
+from .fleet import Fleet, Traffic, cycles, lease_pid, report
 from .helpers import parse_widget, wait_until
 
 INTERVAL_S = 1.0
@@ -14,7 +16,9 @@ EXIT_LIMIT_S = 10.0
 NO_ANSWER = ("RemoteDisconnected", "ConnectionResetError")
 
 
-def test_sigterm_finishes_requests_releases_the_lease_and_exits_within_10s(tmp_path: Path):
+def test_sigterm_finishes_requests_releases_the_lease_and_exits_within_10s(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
     with Fleet(tmp_path) as fleet:
         leader = fleet.add("leader", interval_s=INTERVAL_S, lease_ttl_s=TTL_S)
         leader.wait_healthy()
@@ -50,11 +54,14 @@ def test_sigterm_finishes_requests_releases_the_lease_and_exits_within_10s(tmp_p
                  if r not in answered and r not in refused and r not in unserved]
         incomplete = [r for r in answered if len(parse_widget(r[2]).stations) != 16]
         log = leader.log_text()
-        print(f"\nSIGTERM: exit {code} after {exit_s:.2f}s; {len(answered)} requests answered, "
-              f"{len(refused)} refused after the listener closed, "
-              f"{len(unserved)} closed unanswered "
-              f"at the cut-over, {len(other)} failed otherwise; "
-              f"standby polled {handover_s:.2f}s after the SIGTERM (lease TTL {TTL_S:.0f}s)")
+        report(
+            capsys,
+            f"\nSIGTERM: exit {code} after {exit_s:.2f}s; {len(answered)} requests answered, "
+            f"{len(refused)} refused after the listener closed, "
+            f"{len(unserved)} closed unanswered "
+            f"at the cut-over, {len(other)} failed otherwise; "
+            f"standby polled {handover_s:.2f}s after the SIGTERM (lease TTL {TTL_S:.0f}s)"
+        )
         assert code == 0
         assert exit_s < EXIT_LIMIT_S
         assert other == [] and incomplete == []
