@@ -200,7 +200,7 @@ def _report(
         fetched_at={},
         version=3,
         heartbeat=beat,
-        holder=None,
+        lease=None,
         cycles=[],
         sources=sources or {"sim": {"last_success": "1"}},
         interval_s=60,

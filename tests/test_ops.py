@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator
 
 import pytest
@@ -43,7 +45,7 @@ async def test_freshness_json_after_a_poll(store, aiohttp_client, settings, stat
     assert (seoul["expected_interval_s"], seoul["max_age_s"]) == (3600, 7200)
     assert seoul["source"] == "sim"
     assert doc["poller"]["alive"] is True
-    assert doc["poller"]["holder"]["pid"] > 0
+    assert doc["poller"]["holder"] is None  # a web process polled by hand: nobody holds the lease
     assert doc["version"] == doc["served_version"] == 1
     assert doc["sources"][0]["name"] == "sim" and doc["sources"][0]["state"] == "ok"
     assert doc["cycles"][0]["outcome"] == "ok"
@@ -273,13 +275,19 @@ async def test_leader_gauge_follows_the_poller(store, aiohttp_client, settings, 
         ops_app(settings, stations, store, clock, role="web", registry=web_registry)
     )
     settings = settings.model_copy(update={"poll_interval_s": 3600.0})
-    await aiohttp_client(
-        ops_app(settings, stations, store, clock, role="all", registry=all_registry)
-    )
-    # The scheduler starts a cycle at once; let it finish so the app never closes mid-cycle.
+    app = ops_app(settings, stations, store, clock, role="all", registry=all_registry)
+    client = await aiohttp_client(app)
+    # The lease is taken and a cycle starts at once; let it finish before the app closes.
     await wait_for(lambda: has_cycle(store), what="the first poll cycle")
+    assert app[keys.LEASE].held
     assert web_registry.get_sample_value("ticker_is_leader") == 0
     assert all_registry.get_sample_value("ticker_is_leader") == 1
+    holder = (await (await client.get("/v1/freshness")).json())["poller"]["holder"]
+    assert (holder["host"], holder["pid"]) == (socket.gethostname(), os.getpid())
+    assert 0 < holder["expires_in_s"] <= settings.lease_ttl_s
+    assert holder["epoch"] == app[keys.LEASE].epoch
+    page = await (await client.get("/status")).text()
+    assert f"{socket.gethostname()} pid {os.getpid()} (this process)" in page
     # Every class of upstream failure exists from the start, so alerts can rate() it.
     assert (
         all_registry.get_sample_value(
@@ -305,9 +313,6 @@ async def test_cycle_hook_counts_cycles_and_logs_transitions(
         == clock().timestamp()
     )
     assert [r for r in caplog.records if r.name == "ticker.freshness"] == []
-    holder = await store.load_poller_process()
-    assert holder is not None and holder["pid"] > 0
-    assert 0 < await store.redis.pttl(store.keys.poller_process) <= 210_000
 
 
 @pytest.mark.parametrize("role", ["web", "poller"])
@@ -323,3 +328,26 @@ async def test_snapshot_check_only_where_it_matters(
     named = set(doc["ok"]) | set(doc["failing"])
     assert ("snapshot" in named) is (role == "web")
     assert keys.POLLER in app if role == "poller" else keys.POLLER not in app
+
+
+async def test_readyz_runs_only_the_checks_asked_for(
+    store, aiohttp_client, settings, stations, clock
+):
+    app = ops_app(settings, stations, store, clock)
+    client = await aiohttp_client(app)
+    await poll(app)
+    clock.advance(hours=1)  # the poller has been silent: the full readiness fails
+    assert (await client.get("/readyz")).status == 503
+    # What a load balancer asks of a web process: can it serve? (Redis or the poller failing
+    # must not pull every replica out at once.)
+    resp = await client.get("/readyz?check=snapshot")
+    assert resp.status == 200
+    assert await resp.json() == {"ok": ["snapshot"], "failing": {}}
+    resp = await client.get("/readyz?check=redis,poll_heartbeat")
+    assert resp.status == 503
+    doc = await resp.json()
+    assert doc["ok"] == ["redis"] and list(doc["failing"]) == ["poll_heartbeat"]
+    for bad in ("/readyz?check=disk", "/readyz?verbose=1"):
+        resp = await client.get(bad)
+        assert resp.status == 400, bad
+        assert "disk" not in await resp.text()

@@ -14,14 +14,15 @@ from redis.asyncio import Redis
 
 from ticker import keys
 from ticker.config import Settings
+from ticker.election import ElectedPoller
 from ticker.errors import StoreError
-from ticker.metrics import Metrics
+from ticker.lease import PollLease
 from ticker.live import LiveSnapshot, follow_updates, tick
+from ticker.metrics import Metrics
 from ticker.models import Station
 from ticker.ops import cycle_hook, setup_ops_routes
 from ticker.poller import Poller
 from ticker.resilience import Circuit
-from ticker.scheduler import build_scheduler
 from ticker.sources import Source, build_source
 from ticker.store import Store, connect
 from ticker.web import errors_as_json, setup_routes
@@ -112,35 +113,52 @@ def _snapshot_ctx(check_s: float, tick_s: float) -> Callable[[web.Application], 
 def _poller_ctx(given: Source | None) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[keys.SETTINGS]
+        store = app[keys.STORE]
+        metrics = app[keys.METRICS]
         session: ClientSession | None = None
         source = given
         if source is None:
             session = ClientSession(timeout=ClientTimeout(total=15, sock_connect=3, sock_read=10))
             source = build_source(settings, session)
+        lease = PollLease(
+            store,
+            ttl_s=settings.lease_ttl_s,
+            on_change=lambda held: metrics.is_leader.set(1 if held else 0),
+        )
         poller = Poller(
             stations=app[keys.STATIONS],
             source=source,
-            store=app[keys.STORE],
+            store=store,
             clock=app[keys.CLOCK],
             interval_s=settings.effective_poll_interval_s,
+            epoch=lambda: lease.epoch,
             circuit=Circuit(base_s=settings.effective_poll_interval_s),
             on_cycle=cycle_hook(app),
         )
         app[keys.POLLER] = poller
-        scheduler = build_scheduler(
-            poller.run_once,
+        app[keys.LEASE] = lease
+        elected = ElectedPoller(
+            poller=poller,
+            lease=lease,
             interval_s=settings.effective_poll_interval_s,
             jitter_s=min(settings.poll_jitter_s, settings.effective_poll_interval_s / 10),
         )
-        scheduler.start()
+
+        async def stop_polling(_: web.Application) -> None:
+            # On shutdown, before waiting for in-flight requests: hand the lease over at once.
+            await elected.stop()
+
+        app.on_shutdown.append(stop_polling)
+        await elected.start()
         logger.info(
-            "polling %s every %ss for %d stations",
+            "poller for %s every %ss, %d stations; polls while it holds the lease (ttl %ss)",
             source.name,
             settings.effective_poll_interval_s,
             len(app[keys.STATIONS]),
+            settings.lease_ttl_s,
         )
         yield
-        scheduler.shutdown(wait=False)
+        await elected.stop()
         if given is None:
             await source.close()
         if session is not None:

@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=0, le=65535)
     poll_interval_s: float | None = Field(default=None, gt=0)
     poll_jitter_s: float = Field(default=5.0, ge=0)
+    lease_ttl_s: float = Field(
+        default=15.0,
+        ge=0.3,
+        le=3600,
+        description="poll lease lifetime: a dead poller's replacement starts polling within it",
+    )
     data_dir: Path = Path(".ticker")
     role: Literal["all", "web", "poller"] = "all"
     workers: int = Field(default=1, ge=1, le=64)

@@ -9,6 +9,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from ticker.config import Settings
+from ticker.lease import PollLease
 from ticker.live import LiveSnapshot
 from ticker.metrics import Metrics
 from ticker.models import Station
@@ -22,4 +23,5 @@ REDIS = web.AppKey("redis", Redis)
 STORE = web.AppKey("store", Store)
 LIVE = web.AppKey("live", LiveSnapshot)
 POLLER = web.AppKey("poller", Poller)
+LEASE = web.AppKey("lease", PollLease)
 METRICS = web.AppKey("metrics", Metrics)

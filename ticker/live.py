@@ -110,20 +110,42 @@ class LiveSnapshot:
             self._variants.popitem(last=False)
         return rendered
 
-    async def refresh(self, store: Store) -> bool:
-        """Load the snapshot if Redis has a different version; return True when it changed."""
+    async def refresh(self, store: Store, *, force: bool = False) -> bool:
+        """Load the snapshot if Redis has a different version (or ``force``); True if loaded."""
         version = await store.load_version()
-        if self.loaded and version == self.snapshot.version:
+        if not force and self.loaded and version == self.snapshot.version:
             return False
-        self.replace(await store.load_snapshot())
+        self.replace(keep_newer(self.snapshot, await store.load_snapshot()))
         return True
+
+
+def keep_newer(current: Snapshot, loaded: Snapshot) -> Snapshot:
+    """``loaded``, except that no station goes back to older data or vanishes.
+
+    A Redis that restarted empty, or from an older dump, must not blank or age the widget; the
+    poller repopulates it, and the newer data then wins station by station.
+    """
+    observations = dict(loaded.observations)
+    fetched_at = dict(loaded.fetched_at)
+    kept = False
+    for sid, mine in current.observations.items():
+        theirs = observations.get(sid)
+        if theirs is None or theirs.observed_at < mine.observed_at:
+            kept = True
+            observations[sid] = mine
+            if sid in current.fetched_at:
+                fetched_at[sid] = current.fetched_at[sid]
+    if not kept:
+        return loaded
+    logger.info("Redis has older or fewer observations than this process; keeping the newer ones")
+    return Snapshot(version=loaded.version, observations=observations, fetched_at=fetched_at)
 
 
 async def follow_updates(live: LiveSnapshot, store: Store, *, check_interval_s: float) -> None:
     """Keep ``live`` current: pub/sub announcements, with a periodic version check as fallback."""
     failing = False
     while True:
-        pubsub = store.redis.pubsub(ignore_subscribe_messages=True)
+        pubsub = store.redis.pubsub()
         try:
             await pubsub.subscribe(store.keys.updates)
             await live.refresh(store)
@@ -131,10 +153,16 @@ async def follow_updates(live: LiveSnapshot, store: Store, *, check_interval_s: 
                 logger.info("snapshot updates from Redis resumed (version %s)", live.version)
                 failing = False
             while True:
+                stop_if_cancelled()
                 # Any message, or none within the interval, leads to a version check.
-                await pubsub.get_message(timeout=check_interval_s)
-                await live.refresh(store)
+                message = await pubsub.get_message(timeout=check_interval_s)
+                # redis-py reconnects and resubscribes by itself; the confirmation tells us. The
+                # Redis may have restarted and count versions from 0 again, so the same number no
+                # longer means the same data: load it whatever the number.
+                resubscribed = message is not None and message.get("type") == "subscribe"
+                await live.refresh(store, force=resubscribed)
         except (RedisError, StoreError, OSError) as err:
+            stop_if_cancelled()
             if not failing:
                 logger.warning(
                     "cannot follow snapshot updates (%s); serving version %s",
@@ -148,6 +176,17 @@ async def follow_updates(live: LiveSnapshot, store: Store, *, check_interval_s: 
             except (RedisError, OSError):
                 pass
         await asyncio.sleep(check_interval_s)
+
+
+def stop_if_cancelled() -> None:
+    """Raise CancelledError if this task was asked to stop but a library swallowed the request.
+
+    A cancellation can surface from inside a client as a timeout (an OSError) or not at all
+    (redis-py #2551); a loop that carries on regardless would never let its owner stop it.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 async def tick(live: LiveSnapshot, *, every_s: float) -> None:

@@ -18,8 +18,9 @@ from ticker.errors import StoreError
 from ticker.freshness import State, TransitionLog, assess, human_age
 from ticker.models import KST
 from ticker.poller import CycleResult
-from ticker.report import FreshnessReport, headline, load_report, max_silence_s, poller_health
+from ticker.report import FreshnessReport, headline, load_report, poller_health
 from ticker.store import Snapshot
+from ticker.web import BadRequest
 
 logger = logging.getLogger(__name__)
 
@@ -73,13 +74,10 @@ def setup_ops_routes(app: web.Application, *, role: str) -> None:
 
 async def _ops_ctx(app: web.Application) -> AsyncIterator[None]:
     metrics = app[keys.METRICS]
-    polling = keys.POLLER in app
-    # Until the poll lease lands, the process that runs the poller is the leader.
-    metrics.is_leader.set(1 if polling else 0)
-    if polling:
+    # ticker_is_leader follows the poll lease (set by the lease's on_change), not the role.
+    if keys.POLLER in app:
         metrics.init_source(app[keys.POLLER].source.name)
     yield
-    metrics.is_leader.set(0)
     metrics.process_exited()
 
 
@@ -145,43 +143,67 @@ def _metrics_handler(app: web.Application) -> Handler:
     return handler
 
 
+READY_CHECKS = ("redis", "snapshot", "poll_heartbeat")
+
+
+async def _redis_check(app: web.Application) -> str | None:
+    try:
+        await app[keys.STORE].ping()
+    except StoreError as err:
+        return str(err)
+    return None
+
+
+async def _snapshot_check(app: web.Application) -> str | None:
+    live = app[keys.LIVE]
+    return None if live.loaded and live.version > 0 else "no snapshot loaded from Redis yet"
+
+
+async def _heartbeat_check(app: web.Application) -> str | None:
+    try:
+        beat = await app[keys.STORE].load_heartbeat()
+    except StoreError as err:
+        return str(err)
+    interval = app[keys.SETTINGS].effective_poll_interval_s
+    health = poller_health(beat, None, app[keys.CLOCK](), interval_s=interval)
+    if health.alive:
+        return None
+    if health.last_cycle_at is None:
+        return "no poll cycle recorded"
+    return f"last poll cycle {health.heartbeat_age_s} s ago (limit {health.max_silence_s} s)"
+
+
+_CHECKS = {"redis": _redis_check, "snapshot": _snapshot_check, "poll_heartbeat": _heartbeat_check}
+
+
+def _wanted(request: web.Request, names: tuple[str, ...]) -> tuple[str, ...]:
+    """The checks the query asks for (``?check=snapshot``, repeatable or comma-separated)."""
+    if any(key != "check" for key in request.query):
+        raise BadRequest("unknown query parameter")
+    asked = [n for value in request.query.getall("check", []) for n in value.split(",") if n]
+    if not asked:
+        return names
+    if any(n not in names for n in asked):
+        raise BadRequest(f"'check' must be among: {', '.join(names)}")
+    return tuple(n for n in names if n in asked)
+
+
 def _readyz(role: str) -> Handler:
+    # A poller-only process serves no snapshot, so it has nothing to load.
+    names = tuple(n for n in READY_CHECKS if n != "snapshot" or role in ("all", "web"))
+
     async def handler(request: web.Request) -> web.Response:
-        app = request.app
-        store, settings = app[keys.STORE], app[keys.SETTINGS]
         ok: list[str] = []
         failing: dict[str, str] = {}
-        try:
-            await store.ping()
-            ok.append("redis")
-        except StoreError as err:
-            failing["redis"] = str(err)
-        if role in ("all", "web"):
-            live = app[keys.LIVE]
-            if live.loaded and live.version > 0:
-                ok.append("snapshot")
+        for name in _wanted(request, names):
+            if name == "poll_heartbeat" and "redis" in failing:
+                failing[name] = "unknown: Redis unreachable"
+                continue
+            reason = await _CHECKS[name](request.app)
+            if reason is None:
+                ok.append(name)
             else:
-                failing["snapshot"] = "no snapshot loaded from Redis yet"
-        if "redis" in failing:
-            failing["poll_heartbeat"] = "unknown: Redis unreachable"
-        else:
-            try:
-                beat = await store.load_heartbeat()
-            except StoreError as err:
-                beat, failing["poll_heartbeat"] = None, str(err)
-            if "poll_heartbeat" not in failing:
-                health = poller_health(
-                    beat, None, app[keys.CLOCK](), interval_s=settings.effective_poll_interval_s
-                )
-                if health.alive:
-                    ok.append("poll_heartbeat")
-                elif health.last_cycle_at is None:
-                    failing["poll_heartbeat"] = "no poll cycle recorded"
-                else:
-                    failing["poll_heartbeat"] = (
-                        f"last poll cycle {health.heartbeat_age_s} s ago "
-                        f"(limit {health.max_silence_s} s)"
-                    )
+                failing[name] = reason
         return web.json_response(
             {"ok": ok, "failing": failing},
             status=503 if failing else 200,
@@ -257,20 +279,13 @@ def _request_metrics(app: web.Application) -> Callable[..., Awaitable[web.Stream
 
 
 def cycle_hook(app: web.Application) -> Callable[[CycleResult], Awaitable[None]]:
-    """The poller's ``on_cycle``: count the cycle, say who polls, log station transitions."""
+    """The poller's ``on_cycle``: count the cycle, log station state transitions."""
     transitions = TransitionLog()
-    process = {
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
-        "since": app[keys.CLOCK]().timestamp(),
-    }
 
     async def on_cycle(result: CycleResult) -> None:
         app[keys.METRICS].observe_cycle(result)
         store, stations = app[keys.STORE], app[keys.STATIONS]
-        interval = app[keys.SETTINGS].effective_poll_interval_s
         try:
-            await store.record_poller_process(process, ttl_s=max_silence_s(interval))
             snap = await store.load_snapshot()
         except StoreError:
             return  # the poller itself reports Redis outages, once

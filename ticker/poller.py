@@ -34,6 +34,7 @@ class CycleResult:
     missing: list[int] = field(default_factory=list)
     error_kind: str | None = None
     message: str | None = None
+    epoch: int | None = None  # the poll lease's fencing epoch this cycle wrote under
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -72,7 +73,10 @@ class Poller:
         """Run one complete cycle and return what happened; never raises for upstream or Redis faults."""
         now = self.clock()
         started = time.perf_counter()
-        result = CycleResult(started_at=now.timestamp(), source=self.source.name)
+        result = CycleResult(
+            started_at=now.timestamp(), source=self.source.name, epoch=self._epoch()
+        )
+        fetched_ids: list[int] = []
         if self.circuit is not None and not self.circuit.allow(now):
             # Repeated failures: leave the upstream alone until the pause is over.
             until = self.circuit.open_until
@@ -94,12 +98,14 @@ class Poller:
                 pending = self._pending.get(sid)
                 if pending is None or obs.observed_at >= pending.observed_at:
                     self._pending[sid] = obs
+            fetched_ids = list(qc.accepted)
             await self._safe_record_source(now, None, None)
-            try:
-                await self.store.record_fetch(qc.accepted, now)
-            except StoreError:
-                pass  # the write below reports the outage once
         await self._flush(result)
+        if fetched_ids and result.outcome != "fenced":  # a fenced poller leaves no trace
+            try:
+                await self.store.record_fetch(fetched_ids, now)
+            except StoreError:
+                pass  # the write above reported the outage once
         result.duration_s = round(time.perf_counter() - started, 4)
         try:
             await self.store.record_cycle(result.as_dict(), heartbeat_ttl_s=self.interval_s * 3 + 30)
@@ -111,6 +117,12 @@ class Poller:
             if maybe is not None:
                 await maybe
         return result
+
+    async def flush_pending(self) -> int:
+        """Write observations kept while Redis was away, without polling; return how many."""
+        result = CycleResult(started_at=self.clock().timestamp(), source=self.source.name)
+        await self._flush(result)
+        return result.written
 
     async def _fetch(self, now: datetime, result: CycleResult) -> list[Observation] | None:
         """Rows from the source, or None after recording why there are none."""
@@ -131,10 +143,9 @@ class Poller:
     async def _flush(self, result: CycleResult) -> None:
         if not self._pending:
             return
+        batch = dict(self._pending)
         try:
-            written = await self.store.save_observations(
-                self._pending.values(), epoch=self._epoch()
-            )
+            written = await self.store.save_observations(batch.values(), epoch=self._epoch())
         except StoreError as err:
             if not self._store_failing:
                 logger.warning("cannot write observations, keeping them for later: %s", err)
@@ -145,7 +156,10 @@ class Poller:
         if self._store_failing:
             logger.info("writing observations again")
             self._store_failing = False
-        self._pending.clear()
+        for sid, obs in batch.items():
+            # Keep anything newer that a concurrent cycle added while this write was in flight.
+            if self._pending.get(sid) is obs:
+                del self._pending[sid]
         if written < 0:
             result.outcome, result.message = "fenced", "a newer poller holds the lease"
             return

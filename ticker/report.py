@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, Field
 
 from ticker.errors import StoreError
 from ticker.freshness import (
@@ -54,15 +54,24 @@ class SourceHealth(BaseModel):
     errors: dict[str, int] = Field(default_factory=dict)
 
 
-class PollerProcess(BaseModel):
-    """The process that polls (holds the poll lease)."""
-
-    model_config = ConfigDict(extra="ignore")
+class LeaseHolder(BaseModel):
+    """The process that holds the poll lease, from its token (host:pid:random)."""
 
     host: str
-    pid: int
-    role: str | None = None
-    since: AwareDatetime | None = None
+    pid: int | None
+    expires_in_s: float = Field(description="until the lease runs out unless renewed")
+    epoch: int | None = Field(default=None, description="fencing epoch of the last cycle")
+
+    @classmethod
+    def from_token(cls, token: str, pttl_ms: int, epoch: int | None) -> LeaseHolder:
+        host, _, rest = token.partition(":")
+        pid = rest.partition(":")[0]
+        return cls(
+            host=host or token,
+            pid=int(pid) if pid.isdigit() else None,
+            expires_in_s=round(pttl_ms / 1000, 1),
+            epoch=epoch,
+        )
 
 
 class PollerHealth(BaseModel):
@@ -71,7 +80,7 @@ class PollerHealth(BaseModel):
     heartbeat_age_s: int | None = None
     max_silence_s: int
     interval_s: float
-    holder: PollerProcess | None = None
+    holder: LeaseHolder | None = Field(default=None, description="who holds the poll lease")
 
 
 class FreshnessReport(BaseModel):
@@ -124,23 +133,21 @@ def max_silence_s(interval_s: float) -> int:
 
 def poller_health(
     heartbeat: Mapping[str, Any] | None,
-    holder: Mapping[str, Any] | None,
+    lease: tuple[str | None, int] | None,
     now: datetime,
     *,
     interval_s: float,
 ) -> PollerHealth:
-    """Whether the poller is polling, judged by its heartbeat."""
+    """Whether the poller is polling, judged by its heartbeat; and who holds the lease."""
     limit = max_silence_s(interval_s)
     last = from_epoch(heartbeat.get("started_at"), now.tzinfo) if heartbeat else None
     age = int((now - last).total_seconds()) if last else None
     process = None
-    if holder:
-        try:
-            process = PollerProcess.model_validate(
-                {**holder, "since": from_epoch(holder.get("since"), now.tzinfo)}
-            )
-        except ValidationError:
-            process = None
+    if lease is not None and lease[0]:
+        epoch = heartbeat.get("epoch") if heartbeat else None
+        process = LeaseHolder.from_token(
+            lease[0], lease[1], epoch if isinstance(epoch, int) else None
+        )
     return PollerHealth(
         alive=age is not None and age <= limit,
         last_cycle_at=last,
@@ -160,7 +167,7 @@ def build_report(
     fetched_at: Mapping[int, float],
     version: int | None,
     heartbeat: Mapping[str, Any] | None,
-    holder: Mapping[str, Any] | None,
+    lease: tuple[str | None, int] | None,
     cycles: Sequence[Mapping[str, Any]],
     sources: Mapping[str, Mapping[str, str]],
     interval_s: float,
@@ -171,7 +178,7 @@ def build_report(
     parsed_cycles = parse_cycles(cycles)
     rows = assess(stations, observations, fetched_at, now, cycles=parsed_cycles)
     health = [source_health(name, raw) for name, raw in sources.items()]
-    poller = poller_health(heartbeat, holder, now, interval_s=interval_s)
+    poller = poller_health(heartbeat, lease, now, interval_s=interval_s)
     counts = {state: sum(1 for r in rows if r.state is state) for state in State}
     critical, warning = _problems(rows, health, poller, redis_ok=redis_ok)
     status = Status.CRITICAL if critical else Status.WARNING if warning else Status.OK
@@ -275,7 +282,7 @@ async def load_report(
     try:
         snap = await store.load_snapshot()
         heartbeat = await store.load_heartbeat()
-        holder = await store.load_poller_process()
+        lease: tuple[str | None, int] | None = await store.lease_holder()
         cycles = await store.load_cycles()
         sources = {name: await store.load_source(name) for name in wanted}
         # Other sources that stored observations (a fallback, a former one), if they keep a record.
@@ -285,7 +292,7 @@ async def load_report(
         redis_ok = True
     except StoreError:
         snap = fallback or EMPTY_SNAPSHOT
-        heartbeat = holder = None
+        heartbeat = lease = None
         cycles, sources, redis_ok = [], {name: {} for name in wanted}, False
     return build_report(
         stations,
@@ -295,7 +302,7 @@ async def load_report(
         fetched_at=snap.fetched_at,
         version=snap.version if redis_ok else None,
         heartbeat=heartbeat,
-        holder=holder,
+        lease=lease,
         cycles=cycles,
         sources=sources,
         interval_s=interval_s,

@@ -8,15 +8,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import BusyLoadingError, RedisError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from ticker.errors import StoreError
+from ticker.errors import ConfigError, StoreError
 from ticker.models import Observation
+from ticker.redis_url import SentinelUrl, is_sentinel_url, parse_sentinel_url
 
 
 class Keys:
@@ -32,7 +34,7 @@ class Keys:
         self.heartbeat = f"{prefix}:poller:heartbeat"  # poller's last cycle, with a TTL
         self.cycles = f"{prefix}:poller:cycles"  # list: the latest poll cycles, newest first
         self.epoch = f"{prefix}:poller:epoch"  # fencing counter, bumped per lease acquisition
-        self.poller_process = f"{prefix}:poller:process"  # who polls: host, pid, role; with a TTL
+        self.lease = f"{prefix}:poller:lease"  # the poll lease: holder token, with a PX expiry
 
     def source(self, name: str) -> str:
         """Hash of one source's state: last success, last error and error counts."""
@@ -64,27 +66,126 @@ end
 return changed
 """
 
+# Take the lease if it is free (and bump the fencing epoch), or renew it if it is already ours.
+# Returns {epoch, 0} when held, else {0, remaining PX of the other holder's lease}. A Redis that
+# lost its data seeds the epoch from its clock in microseconds, so epochs handed out after the
+# reset are still above any handed out before it and fencing holds across the reset.
+_ACQUIRE_LEASE_LUA = """
+local function next_epoch()
+  if redis.call('EXISTS', KEYS[2]) == 0 then
+    local t = redis.call('TIME')
+    redis.call('SET', KEYS[2], t[1] .. string.format('%06d', tonumber(t[2])))
+  end
+  return redis.call('INCR', KEYS[2])
+end
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  local epoch = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if epoch == 0 then epoch = next_epoch() end
+  return {epoch, 0}
+end
+if holder then return {0, redis.call('PTTL', KEYS[1])} end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return {next_epoch(), 0}
+"""
+
+# Extend or release only a lease this token holds, never someone else's.
+_EXTEND_LEASE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
+_RELEASE_LEASE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
 POLLER_SOCKET_TIMEOUT_S = 2.0
 CONNECT_TIMEOUT_S = 1.0
 HEALTH_CHECK_INTERVAL_S = 30
 MAX_CONNECTIONS = 32
+POOL_TIMEOUT_S = 1.0
 CYCLES_KEPT = 20
 
 
 def connect(url: str, *, socket_timeout: float = POLLER_SOCKET_TIMEOUT_S) -> Redis:
-    """Build a Redis client with every failure knob set explicitly."""
-    retry = Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries=2)
-    return Redis.from_url(
-        url,
-        decode_responses=True,
-        socket_timeout=socket_timeout,
-        socket_connect_timeout=CONNECT_TIMEOUT_S,
-        retry=retry,
-        retry_on_error=[BusyLoadingError, RedisConnectionError, RedisTimeoutError],
-        health_check_interval=HEALTH_CHECK_INTERVAL_S,
-        max_connections=MAX_CONNECTIONS,
-        client_name="ticker",
+    """Build a Redis client with every failure knob set explicitly.
+
+    Accepts redis://, rediss://, unix:// and redis+sentinel:// (see ``ticker.redis_url``).
+    Raises ConfigError, never echoing the URL, when it cannot be used.
+    """
+    knobs: dict[str, Any] = {
+        "decode_responses": True,
+        "socket_timeout": socket_timeout,
+        "socket_connect_timeout": CONNECT_TIMEOUT_S,
+        # Bounded retries with jittered backoff; BusyLoadingError covers a Redis still loading.
+        "retry": Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries=2),
+        "retry_on_error": [BusyLoadingError, RedisConnectionError, RedisTimeoutError],
+        "health_check_interval": HEALTH_CHECK_INTERVAL_S,
+        "client_name": "ticker",
+    }
+    if is_sentinel_url(url):
+        return _connect_sentinel(parse_sentinel_url(url), knobs)
+    try:
+        # A blocking pool waits briefly for a free connection instead of failing at once.
+        pool = BlockingConnectionPool.from_url(
+            url, max_connections=MAX_CONNECTIONS, timeout=POOL_TIMEOUT_S, **knobs
+        )
+    except ValueError as err:
+        msg = (
+            "TICKER_REDIS_URL: not a usable Redis URL (expected redis://, rediss://, unix:// "
+            f"or redis+sentinel://): {_redact(str(err), url)}"
+        )
+        raise ConfigError(msg) from None
+    return Redis.from_pool(pool)
+
+
+class _SentinelRedis(Redis):
+    """A master client that also closes the sentinel connections it was discovered through."""
+
+    sentinel_manager: Sentinel | None = None
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        try:
+            await super().aclose(close_connection_pool)
+        finally:
+            if self.sentinel_manager is not None:
+                for node in self.sentinel_manager.sentinels:
+                    await node.aclose()
+
+
+def _connect_sentinel(target: SentinelUrl, knobs: dict[str, Any]) -> Redis:
+    sentinel_kwargs = {
+        "socket_timeout": knobs["socket_timeout"],
+        "socket_connect_timeout": knobs["socket_connect_timeout"],
+        **target.sentinel_kwargs,
+    }
+    # One Sentinel and one master pool for the process (a pool per call leaks: redis-py #3433).
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        target.sentinels, sentinel_kwargs=sentinel_kwargs, **knobs
     )
+    client = sentinel.master_for(
+        target.service_name,
+        redis_class=_SentinelRedis,
+        max_connections=MAX_CONNECTIONS,
+        **target.connection_kwargs,
+    )
+    assert isinstance(client, _SentinelRedis)
+    client.sentinel_manager = sentinel
+    return client
+
+
+def _redact(text: str, url: str) -> str:
+    """``text`` without the URL's password, should redis-py have quoted any of it."""
+    _, _, rest = url.partition("://")
+    userinfo = rest.split("/", 1)[0].rpartition("@")[0]
+    password = userinfo.partition(":")[2]
+    return text.replace(password, "***") if password else text
 
 
 @dataclass(frozen=True)
@@ -106,6 +207,9 @@ class Store:
         self.redis = redis
         self.keys = keys or Keys()
         self._save = redis.register_script(_SAVE_LUA)
+        self._acquire = redis.register_script(_ACQUIRE_LEASE_LUA)
+        self._extend = redis.register_script(_EXTEND_LEASE_LUA)
+        self._release = redis.register_script(_RELEASE_LEASE_LUA)
 
     async def save_observations(
         self, observations: Iterable[Observation], *, epoch: int | None = None
@@ -218,20 +322,40 @@ class Store:
             raise StoreError(_describe(err)) from err
         return [json.loads(r) for r in raws]
 
-    async def record_poller_process(self, process: Mapping[str, Any], *, ttl_s: float) -> None:
-        """Say which process polls; the record expires with the poller's heartbeat."""
-        doc = json.dumps(process, ensure_ascii=False)
+    async def acquire_lease(self, token: str, ttl_ms: int) -> tuple[int, int]:
+        """Take or renew the poll lease: (fencing epoch, 0) if held, else (0, holder's PTTL ms)."""
         try:
-            await self.redis.set(self.keys.poller_process, doc, px=int(ttl_s * 1000))
+            epoch, pttl = await self._acquire(
+                keys=[self.keys.lease, self.keys.epoch], args=[token, ttl_ms]
+            )
+        except RedisError as err:
+            raise StoreError(_describe(err)) from err
+        return int(epoch), int(pttl)
+
+    async def extend_lease(self, token: str, ttl_ms: int) -> bool:
+        """Renew the poll lease if ``token`` still holds it; False if gone or someone else's."""
+        try:
+            return bool(await self._extend(keys=[self.keys.lease], args=[token, ttl_ms]))
         except RedisError as err:
             raise StoreError(_describe(err)) from err
 
-    async def load_poller_process(self) -> dict[str, Any] | None:
+    async def release_lease(self, token: str) -> bool:
+        """Give the poll lease up if ``token`` holds it."""
         try:
-            raw = await self.redis.get(self.keys.poller_process)
+            return bool(await self._release(keys=[self.keys.lease], args=[token]))
         except RedisError as err:
             raise StoreError(_describe(err)) from err
-        return None if raw is None else dict(json.loads(raw))
+
+    async def lease_holder(self) -> tuple[str | None, int]:
+        """Who holds the poll lease (its token: host:pid:random) and for how many more ms."""
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.get(self.keys.lease)
+                pipe.pttl(self.keys.lease)
+                holder, pttl = await pipe.execute()
+        except RedisError as err:
+            raise StoreError(_describe(err)) from err
+        return holder, max(0, int(pttl))
 
     async def ping(self) -> None:
         try:
