@@ -211,7 +211,11 @@ async def test_readyz_and_freshness_without_redis(
     assert (doc["status"], doc["redis"]) == ("critical", "unreachable")
     metrics = await (await client.get("/metrics")).text()
     assert sample(metrics, "ticker_redis_up") == 0.0
-    assert (await client.get("/status")).status == 200
+    resp = await client.get("/status")
+    assert resp.status == 200
+    page = await resp.text()
+    assert parse_status(page).overall == "critical"
+    assert "unknown while Redis is unreachable" in page  # not "never polled": we cannot know
 
 
 async def test_requests_are_counted_by_route_and_status(

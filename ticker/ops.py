@@ -105,8 +105,7 @@ async def freshness(request: web.Request) -> web.Response:
 
 
 async def status_page(request: web.Request) -> web.Response:
-    app = request.app
-    report = await current_report(app)
+    report = await current_report(request.app)
     html = ENV.get_template("status.html").render(
         report=report,
         headline=headline(report),
@@ -114,7 +113,6 @@ async def status_page(request: web.Request) -> web.Response:
         State=State,
         refresh_s=STATUS_REFRESH_S,
         me={"host": socket.gethostname(), "pid": os.getpid()},
-        source_name=app[keys.SETTINGS].effective_source,
     )
     return web.Response(
         text=html,
