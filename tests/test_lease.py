@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
 from ticker.embedded import free_port, start_redis_server, stop_redis_server
+from ticker.live import stop_if_cancelled
 from ticker.lease import SAFETY, PollLease
 from ticker.metrics import Metrics
 from ticker.models import Observation
@@ -187,6 +188,8 @@ async def test_leader_gauge_is_one_on_exactly_one_process_through_handovers(
 
 async def _keep(lease: PollLease) -> None:
     while True:
+        # As in the service's own loops: a cancellation a client swallowed still stops us.
+        stop_if_cancelled()
         step = await lease.step()
         await asyncio.sleep(step.delay_s)
 
