@@ -125,8 +125,9 @@ def _poller_ctx(given: Source | None) -> Callable[[web.Application], AsyncIterat
             ttl_s=settings.lease_ttl_s,
             on_change=lambda held: metrics.is_leader.set(1 if held else 0),
         )
+        stations: list[Station] = app[keys.STATIONS]
         poller = Poller(
-            stations=app[keys.STATIONS],
+            stations=stations,
             source=source,
             store=store,
             clock=app[keys.CLOCK],

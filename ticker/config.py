@@ -190,7 +190,7 @@ def _to_python(node: yaml.Node, path: tuple[str | int, ...], lines: dict[Any, in
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_to_python(item, (*path, i), lines) for i, item in enumerate(node.value)]
-    return yaml.SafeLoader.construct_object(_LOADER, node)  # type: ignore[arg-type]
+    return yaml.SafeLoader.construct_object(_LOADER, node)
 
 
 _LOADER = yaml.SafeLoader("")

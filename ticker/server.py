@@ -21,7 +21,7 @@ from ticker.models import ErrorDocument
 logger = logging.getLogger(__name__)
 
 
-class SafeRequestHandler(RequestHandler):  # type: ignore[misc]  (aiohttp's class is untyped here)
+class SafeRequestHandler(RequestHandler):
     """A request handler whose error pages carry no request bytes."""
 
     def handle_error(

@@ -235,7 +235,7 @@ class Store:
         if not mapping:
             return
         try:
-            await self.redis.hset(self.keys.fetched, mapping=mapping)  # type: ignore[misc]
+            await self.redis.hset(self.keys.fetched, mapping=mapping)  # type: ignore[arg-type]
         except RedisError as err:
             raise StoreError(_describe(err)) from err
 
@@ -304,7 +304,7 @@ class Store:
 
     async def load_source(self, name: str) -> dict[str, str]:
         try:
-            return dict(await self.redis.hgetall(self.keys.source(name)))  # type: ignore[misc]
+            return dict(await self.redis.hgetall(self.keys.source(name)))  # type: ignore[arg-type]
         except RedisError as err:
             raise StoreError(_describe(err)) from err
 
@@ -317,7 +317,7 @@ class Store:
 
     async def load_cycles(self) -> list[dict[str, Any]]:
         try:
-            raws = await self.redis.lrange(self.keys.cycles, 0, -1)  # type: ignore[misc]
+            raws = await self.redis.lrange(self.keys.cycles, 0, -1)
         except RedisError as err:
             raise StoreError(_describe(err)) from err
         return [json.loads(r) for r in raws]
@@ -359,7 +359,7 @@ class Store:
 
     async def ping(self) -> None:
         try:
-            await self.redis.ping()  # type: ignore[misc]
+            await self.redis.ping()
         except RedisError as err:
             raise StoreError(_describe(err)) from err
 

@@ -36,16 +36,16 @@ def build_source(settings: Settings, session: ClientSession) -> Source:
     """The source the settings ask for."""
     name = settings.effective_source
     if name == "sim":
-        from ticker.sources.sim import SimSource  # noqa: PLC0415
+        from ticker.sources.sim import SimSource
 
         return SimSource()
-    from ticker.sources.kma_apihub import KmaApiHubSource  # noqa: PLC0415
+    from ticker.sources.kma_apihub import KmaApiHubSource
 
     primary = KmaApiHubSource.from_settings(settings, session)
     if settings.fallback == "none":
         return primary
-    from ticker.sources.fallback import FallbackSource  # noqa: PLC0415
-    from ticker.sources.ultra_ncst import UltraNcstSource, default_url  # noqa: PLC0415
+    from ticker.sources.fallback import FallbackSource
+    from ticker.sources.ultra_ncst import UltraNcstSource, default_url
 
     key = settings.fallback_auth_key or settings.kma_auth_key
     if key is None:  # from_settings already refused this; keeps the type narrow

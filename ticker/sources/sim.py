@@ -27,7 +27,8 @@ _LAPSE_C_PER_M = 0.0065
 def _unit(*parts: object) -> float:
     """A stable pseudo-random number in [0, 1) from the parts."""
     digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
-    return struct.unpack(">Q", digest)[0] / 2**64
+    value: int = struct.unpack(">Q", digest)[0]
+    return value / 2**64
 
 
 def _smooth(station_id: int, name: str, t_hours: float, period_h: float) -> float:
