@@ -95,7 +95,14 @@ async def current_report(app: web.Application) -> FreshnessReport:
     )
 
 
+def _no_query(request: web.Request) -> None:
+    """These routes take no parameters; anything in the query is a client error."""
+    if request.query_string:
+        raise BadRequest("this route takes no query parameters")
+
+
 async def freshness(request: web.Request) -> web.Response:
+    _no_query(request)
     report = await current_report(request.app)
     return web.Response(
         text=report.model_dump_json(),
@@ -105,6 +112,7 @@ async def freshness(request: web.Request) -> web.Response:
 
 
 async def status_page(request: web.Request) -> web.Response:
+    _no_query(request)
     report = await current_report(request.app)
     html = ENV.get_template("status.html").render(
         report=report,
@@ -131,6 +139,7 @@ def _metrics_handler(app: web.Application) -> Handler:
     expose = make_aiohttp_handler(metrics.exposition_registry())
 
     async def handler(request: web.Request) -> web.StreamResponse:
+        _no_query(request)
         report = await current_report(request.app)
         metrics.state.update(report)
         live = request.app[keys.LIVE]
