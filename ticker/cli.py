@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
-from aiohttp import ClientSession, ClientTimeout, web
+from aiohttp import ClientSession, ClientTimeout
 from pydantic import ValidationError
 
 from ticker import __version__
@@ -24,6 +24,7 @@ from ticker.models import KST, Station
 from ticker.poller import Poller
 from ticker.sources import build_source
 from ticker.store import Store, connect
+from ticker.workers import run, serve_workers
 
 logger = logging.getLogger("ticker")
 
@@ -118,15 +119,9 @@ def serve(settings: Settings, stations: list[Station]) -> int:
             settings.role,
             settings.effective_source,
         )
-        web.run_app(
-            app,
-            host=settings.host,
-            port=settings.port,
-            print=None,
-            access_log=None,
-            shutdown_timeout=5.0,
-            handle_signals=True,
-        )
+        if settings.workers > 1 and settings.role != "poller":
+            return serve_workers(settings, stations)
+        run(app, settings)
     return 0
 
 
