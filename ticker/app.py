@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
@@ -17,7 +16,7 @@ from ticker.config import Settings
 from ticker.election import ElectedPoller
 from ticker.errors import StoreError
 from ticker.lease import PollLease
-from ticker.live import LiveSnapshot, follow_updates, tick
+from ticker.live import LiveSnapshot, cancel_and_wait, follow_updates, tick
 from ticker.metrics import Metrics
 from ticker.models import Station
 from ticker.ops import cycle_hook, setup_ops_routes
@@ -101,11 +100,7 @@ def _snapshot_ctx(check_s: float, tick_s: float) -> Callable[[web.Application], 
             asyncio.create_task(tick(live, every_s=tick_s)),
         ]
         yield
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(tasks)
 
     return ctx
 

@@ -25,13 +25,11 @@ from ticker.poller import Poller
 from ticker.report import Status, check_line, load_report
 from ticker.sources import build_source
 from ticker.store import Store, connect
+from ticker.workers import HANDLER_GRACE_S, run, serve_workers
 
 logger = logging.getLogger("ticker")
 
 EXIT_CONFIG = 2
-# SIGTERM to exit: requests in flight get HANDLER_GRACE_S, releasing the lease at most 2 s, and
-# closing the rest is quick, so the process is gone within 10 s (Kubernetes waits 30 s by default).
-HANDLER_GRACE_S = 5.0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -118,8 +116,6 @@ def serve(settings: Settings, stations: list[Station]) -> int:
     """
     with redis_url(settings) as url:
         settings = settings.model_copy(update={"redis_url": _secret(url)})
-        app = create_app(settings, stations=stations)
-        app.on_shutdown.append(_log_shutdown)
         logger.info(
             "ticker %s on http://%s:%s (role %s, source %s)",
             __version__,
@@ -128,15 +124,11 @@ def serve(settings: Settings, stations: list[Station]) -> int:
             settings.role,
             settings.effective_source,
         )
-        web.run_app(
-            app,
-            host=settings.host,
-            port=settings.port,
-            print=None,
-            access_log=None,
-            shutdown_timeout=HANDLER_GRACE_S,
-            handle_signals=True,
-        )
+        if settings.workers > 1 and settings.role != "poller":
+            return serve_workers(settings, stations)
+        app = create_app(settings, stations=stations)
+        app.on_shutdown.append(_log_shutdown)
+        run(app, settings, shutdown_timeout=HANDLER_GRACE_S)
     logger.info("stopped")
     return 0
 

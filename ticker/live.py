@@ -13,10 +13,12 @@ import gzip
 import hashlib
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from pydantic import ValidationError
+from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from ticker.errors import StoreError
@@ -27,29 +29,48 @@ from ticker.store import EMPTY_SNAPSHOT, Snapshot, Store
 logger = logging.getLogger(__name__)
 
 GZIP_MIN_BYTES = 512
-MAX_VARIANTS = 512
+MAX_VARIANTS = 256  # rendered variants kept per process; a flood of distinct URLs evicts, never grows
+MAX_ALIASES = 1024  # raw request paths remembered as shortcuts to a variant
+RENDERS_PER_YIELD = 4  # a re-render pass gives the loop back this often, so requests keep flowing
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rendered:
-    """One variant, ready to send."""
+    """One variant, ready to send: the bytes, a gzip copy, a strong ETag and full header sets."""
 
     body: bytes
     gzip: bytes | None
     etag: str
     content_type: str
+    headers: Mapping[str, str] = field(default_factory=dict)  # a 200 with the plain body
+    gzip_headers: Mapping[str, str] = field(default_factory=dict)  # a 200 with the gzip body
+    not_modified_headers: Mapping[str, str] = field(default_factory=dict)  # a 304
 
 
-def make_rendered(body: bytes, content_type: str) -> Rendered:
-    """Bytes plus a strong ETag over them and a gzip copy when it pays off."""
+def make_rendered(
+    body: bytes, content_type: str, headers: Mapping[str, str] | None = None
+) -> Rendered:
+    """Bytes plus a strong ETag over them, a gzip copy when it pays off, and the header sets."""
     etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
-    packed = gzip.compress(body, compresslevel=6, mtime=0) if len(body) >= GZIP_MIN_BYTES else None
+    packed = gzip.compress(body, compresslevel=9, mtime=0) if len(body) >= GZIP_MIN_BYTES else None
     if packed is not None and len(packed) >= len(body):
         packed = None
-    return Rendered(body=body, gzip=packed, etag=etag, content_type=content_type)
+    # A 304 carries the validator and the caching headers the 200 would have (RFC 9110 15.4.5).
+    common = {**(headers or {}), "ETag": etag}
+    plain = {**common, "Content-Type": content_type}
+    return Rendered(
+        body=body,
+        gzip=packed,
+        etag=etag,
+        content_type=content_type,
+        headers=plain,
+        gzip_headers={**plain, "Content-Encoding": "gzip"} if packed is not None else plain,
+        not_modified_headers=common,
+    )
 
 
-Renderer = Callable[[View], tuple[bytes, str]]
+# A renderer turns a view into (body, content type, headers other than ETag/Content-Type).
+Renderer = Callable[[View], tuple[bytes, str, Mapping[str, str]]]
 
 
 class LiveSnapshot:
@@ -61,61 +82,125 @@ class LiveSnapshot:
         *,
         clock: Callable[[], datetime],
         hard_max_age_s: int,
+        max_variants: int = MAX_VARIANTS,
+        max_aliases: int = MAX_ALIASES,
     ) -> None:
         self.stations = list(stations)
         self.clock = clock
         self.hard_max_age_s = hard_max_age_s
+        self.max_variants = max_variants
+        self.max_aliases = max_aliases
         self.snapshot: Snapshot = EMPTY_SNAPSHOT
         self.loaded = False  # True once a snapshot came from Redis
         self.loaded_at: datetime | None = None
+        self.renders = 0  # how many times any variant was rendered (for tests and ops)
         self._view: View | None = None
-        self._variants: OrderedDict[Hashable, Rendered] = OrderedDict()
+        self._variants: OrderedDict[Hashable, tuple[Renderer, Rendered]] = OrderedDict()
+        self._aliases: OrderedDict[str, Hashable] = OrderedDict()
+        self._pass = 0
 
     @property
     def version(self) -> int:
         return self.snapshot.version
 
+    @property
+    def variant_count(self) -> int:
+        return len(self._variants)
+
+    @property
+    def alias_count(self) -> int:
+        return len(self._aliases)
+
     def replace(self, snapshot: Snapshot) -> None:
-        """Adopt a newer snapshot and drop every rendered variant."""
+        """Adopt a newer snapshot and drop every rendered variant (they re-render on use)."""
+        self._adopt(snapshot)
+        self.invalidate()
+
+    def _adopt(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
         self.loaded = True
         self.loaded_at = self.clock()
-        self.invalidate()
 
     def invalidate(self) -> None:
         """Forget rendered bytes; the next request renders with the current clock."""
         self._view = None
         self._variants.clear()
+        self._aliases.clear()
 
     def view(self) -> View:
         if self._view is None:
-            self._view = build_view(
-                self.stations,
-                self.snapshot.observations,
-                self.clock(),
-                version=self.snapshot.version,
-                hard_max_age_s=self.hard_max_age_s,
-            )
+            self._view = self._build_view()
         return self._view
 
-    def get(self, key: Hashable, renderer: Renderer) -> Rendered:
-        """The rendered variant for ``key``, rendering it on first use after a change."""
-        hit = self._variants.get(key)
-        if hit is not None:
-            return hit
-        body, content_type = renderer(self.view())
-        rendered = make_rendered(body, content_type)
-        self._variants[key] = rendered
-        if len(self._variants) > MAX_VARIANTS:
-            self._variants.popitem(last=False)
-        return rendered
+    def _build_view(self) -> View:
+        return build_view(
+            self.stations,
+            self.snapshot.observations,
+            self.clock(),
+            version=self.snapshot.version,
+            hard_max_age_s=self.hard_max_age_s,
+        )
+
+    def lookup(self, alias: str) -> Rendered | None:
+        """The hot path: the variant a raw request path was last answered with, if still kept."""
+        key = self._aliases.get(alias)
+        if key is None:
+            return None
+        entry = self._variants.get(key)
+        return None if entry is None else entry[1]
+
+    def get(self, key: Hashable, renderer: Renderer, *, alias: str | None = None) -> Rendered:
+        """The rendered variant for ``key``, rendering it on first use; remember ``alias`` for it."""
+        entry = self._variants.get(key)
+        if entry is None:
+            entry = (renderer, self._render(renderer, self.view(), None))
+            self._variants[key] = entry
+            while len(self._variants) > self.max_variants:
+                self._variants.popitem(last=False)
+        if alias is not None and alias not in self._aliases:
+            self._aliases[alias] = key
+            while len(self._aliases) > self.max_aliases:
+                self._aliases.popitem(last=False)
+        return entry[1]
+
+    def _render(self, renderer: Renderer, view: View, old: Rendered | None) -> Rendered:
+        body, content_type, headers = renderer(view)
+        self.renders += 1
+        if old is not None and old.body == body and old.content_type == content_type:
+            return old  # same bytes, same ETag: clients' cached copies stay valid
+        return make_rendered(body, content_type, headers)
+
+    async def rerender(self) -> None:
+        """Re-render every kept variant with the current clock, old bytes served until each is done."""
+        self._pass += 1
+        this_pass = self._pass
+        view = self._build_view()
+        self._view = view
+        for done, key in enumerate(list(self._variants), start=1):
+            entry = self._variants.get(key)
+            if entry is None:
+                continue
+            renderer, old = entry
+            try:
+                fresh = self._render(renderer, view, old)
+            except Exception:
+                logger.exception("cannot re-render a variant; dropping it")
+                self._variants.pop(key, None)
+                continue
+            if this_pass != self._pass:
+                return  # a newer pass (new data or a tick) took over
+            if key in self._variants:
+                self._variants[key] = (renderer, fresh)
+            if done % RENDERS_PER_YIELD == 0:
+                await asyncio.sleep(0)
 
     async def refresh(self, store: Store, *, force: bool = False) -> bool:
         """Load the snapshot if Redis has a different version (or ``force``); True if loaded."""
         version = await store.load_version()
         if not force and self.loaded and version == self.snapshot.version:
             return False
-        self.replace(keep_newer(self.snapshot, await store.load_snapshot()))
+        self._adopt(keep_newer(self.snapshot, await store.load_snapshot()))
+        await self.rerender()
         return True
 
 
@@ -155,14 +240,15 @@ async def follow_updates(live: LiveSnapshot, store: Store, *, check_interval_s: 
             while True:
                 stop_if_cancelled()
                 # Any message, or none within the interval, leads to a version check.
-                message = await pubsub.get_message(timeout=check_interval_s)
+                message = await _next_message(pubsub, check_interval_s)
                 # redis-py reconnects and resubscribes by itself; the confirmation tells us. The
                 # Redis may have restarted and count versions from 0 again, so the same number no
                 # longer means the same data: load it whatever the number.
-                resubscribed = message is not None and message.get("type") == "subscribe"
+                resubscribed = isinstance(message, dict) and message.get("type") == "subscribe"
                 await live.refresh(store, force=resubscribed)
-        except (RedisError, StoreError, OSError) as err:
+        except (RedisError, StoreError, OSError, ValidationError, ValueError) as err:
             stop_if_cancelled()
+            # Bad stored data never replaces what is served: keep the last good snapshot.
             if not failing:
                 logger.warning(
                     "cannot follow snapshot updates (%s); serving version %s",
@@ -189,8 +275,43 @@ def stop_if_cancelled() -> None:
         raise asyncio.CancelledError
 
 
+async def _next_message(pubsub: PubSub, timeout: float) -> object:
+    """Wait for a pub/sub message; unlike a bare get_message, this can be cancelled.
+
+    redis-py's ``PubSub.get_message(timeout=...)`` swallows a CancelledError and returns None,
+    so a task waiting in it would never stop. The wait runs in its own task behind a shield:
+    cancelling the caller always raises here, and the reader is stopped before the pubsub closes.
+    """
+    reader = asyncio.create_task(pubsub.get_message(timeout=timeout))
+    try:
+        return await asyncio.shield(reader)
+    except asyncio.CancelledError:
+        reader.cancel()
+        await asyncio.wait([reader])
+        raise
+
+
+async def cancel_and_wait(tasks: Sequence[asyncio.Task[None]], *, every_s: float = 0.1) -> None:
+    """Cancel background tasks and wait until they have ended.
+
+    A cancellation can be swallowed inside the Redis client (see ``_next_message``), leaving a
+    task running; so the cancel is repeated until every task is done.
+    """
+    pending = {t for t in tasks if not t.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=every_s)
+    for task in tasks:
+        if not task.cancelled() and task.exception() is not None:
+            logger.warning("background task ended with %r", task.exception())
+
+
 async def tick(live: LiveSnapshot, *, every_s: float) -> None:
     """Re-render on a clock tick so ageing and the date line show without new data."""
     while True:
         await asyncio.sleep(every_s)
-        live.invalidate()
+        try:
+            await live.rerender()
+        except Exception:
+            logger.exception("re-render on tick failed; serving the previous bytes")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 import jinja2
 
@@ -23,6 +27,17 @@ ATTRIBUTION_EN = "Source: KMA"
 # Sources other than the ASOS observation, marked in the widget: (ko, en) of what the value is.
 MARKED_SOURCES = {"ultra_ncst": ("초단기실황(격자)", "KMA nowcast (grid)")}
 
+LANGS = ("ko", "en")
+THEMES = ("light", "dark", "auto")
+LAYOUTS = ("ticker", "list")
+
+# Heights every embed reserves up front, so nothing on the host page moves when data arrives.
+TICKER_HEIGHT_PX = 40
+LIST_ROW_PX = 28
+# Below this many stations the ticker stands still: scrolling two names looks broken.
+MIN_SCROLLING = 4
+SCROLL_S_PER_STATION = 4
+
 ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("ticker", "templates"),
     autoescape=True,  # every template, whatever its extension
@@ -30,6 +45,20 @@ ENV = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+_STYLE = re.compile(r"<style>(.*?)</style>", re.DOTALL)
+
+
+class Variant(NamedTuple):
+    """What a reader asked for, normalised: the cache key of a rendered widget."""
+
+    lang: str = "ko"
+    theme: str = "light"
+    layout: str = "ticker"
+    stations: tuple[int, ...] | None = None  # None: every configured station
+
+
+DEFAULT_VARIANT = Variant()
 
 
 def format_temperature(value: float) -> str:
@@ -79,6 +108,20 @@ class Item:
     def observed_local(self) -> str | None:
         obs = self.observation
         return obs.observed_at.astimezone(KST).strftime("%H:%M") if obs else None
+
+    def sentence(self, lang: str) -> str:
+        """The full sentence a screen reader announces for this station."""
+        word = self.label(lang)
+        when = self.observed_local or ""
+        if lang == "en":
+            parts = [f"{self.name(lang)}:", f"{word}," if word else ""]
+            parts.append(f"{self.temperature} degrees Celsius, observed at {when}")
+            text = " ".join(p for p in parts if p)
+            return text + (", delayed report." if self.stale else ".")
+        hh, _, mm = when.partition(":")
+        head = f"{self.name(lang)} {word}," if word else f"{self.name(lang)},"
+        text = f"{head} 기온 {self.temperature}도, {int(hh or 0)}시 {int(mm or 0)}분 관측"
+        return text + (", 지연된 자료." if self.stale else ".")
 
 
 @dataclass(frozen=True)
@@ -157,12 +200,92 @@ def station_json(item: Item, now: datetime) -> StationObservation:
     )
 
 
-def render_widget(view: View, *, lang: str = "ko") -> str:
+def reserved_height(layout: str, requested: int) -> int:
+    """The fixed pixel height of a widget: one line, or a header plus one row per station."""
+    if layout == "list":
+        return TICKER_HEIGHT_PX + LIST_ROW_PX * requested
+    return TICKER_HEIGHT_PX
+
+
+def _context(view: View, variant: Variant) -> dict[str, object]:
+    wanted = None if variant.stations is None else set(variant.stations)
+    chosen = [i for i in view.items if wanted is None or i.station.id in wanted]
+    items = [i for i in chosen if i.shown]
+    lang = variant.lang
+    scrolling = variant.layout == "ticker" and len(items) >= MIN_SCROLLING
+    return {
+        "view": view,
+        "items": items,
+        "lang": lang,
+        "theme": variant.theme,
+        "layout": variant.layout,
+        "scrolling": scrolling,
+        "requested": len(chosen),
+        "height": reserved_height(variant.layout, len(chosen)),
+        "duration_s": len(items) * SCROLL_S_PER_STATION,
+        "date_label": date_label(view.now, lang),
+        "attribution": ATTRIBUTION_EN if lang == "en" else ATTRIBUTION,
+        "t": _TEXT["en" if lang == "en" else "ko"],
+    }
+
+
+_TEXT = {
+    "ko": {
+        "region": "전국 날씨",
+        "pause": "날씨 흐름 멈춤",
+        "late": "관측",
+        "empty": "날씨 정보를 준비하고 있습니다",
+        "title": "날씨",
+    },
+    "en": {
+        "region": "Weather across Korea",
+        "pause": "Pause the weather ticker",
+        "late": "obs.",
+        "empty": "Weather data is not available yet",
+        "title": "Weather",
+    },
+}
+
+
+def render_widget(view: View, *, lang: str = "ko", variant: Variant | None = None) -> str:
     """The HTML fragment for SSI/ESI or direct insertion."""
-    return ENV.get_template("widget.html").render(
-        view=view,
-        items=[i for i in view.items if i.shown],
-        lang=lang,
-        date_label=date_label(view.now, lang),
-        attribution=ATTRIBUTION_EN if lang == "en" else ATTRIBUTION,
+    chosen = variant or Variant(lang=lang)
+    return ENV.get_template("widget.html").render(**_context(view, chosen))
+
+
+def render_frame(view: View, variant: Variant) -> str:
+    """A complete small page for <iframe> embedding; it runs no script."""
+    return ENV.get_template("frame.html").render(**_context(view, variant))
+
+
+def render_demo(view: View, variant: Variant) -> str:
+    """The demo page: the same ticker embedded by inclusion, by iframe and by script."""
+    ctx = _context(view, variant)
+    return ENV.get_template("demo.html").render(
+        query=variant_query(variant), frame_height=ctx["height"], **ctx
     )
+
+
+def variant_query(variant: Variant) -> str:
+    """The canonical query string of a variant (defaults left out), with a leading '?' if any."""
+    parts = [
+        f"{name}={value}"
+        for name, value, default in (
+            ("lang", variant.lang, DEFAULT_VARIANT.lang),
+            ("theme", variant.theme, DEFAULT_VARIANT.theme),
+            ("layout", variant.layout, DEFAULT_VARIANT.layout),
+        )
+        if value != default
+    ]
+    if variant.stations is not None:
+        parts.append("stations=" + ",".join(str(s) for s in variant.stations))
+    return "?" + "&".join(parts) if parts else ""
+
+
+def style_hashes(html: str) -> list[str]:
+    """CSP source expressions ('sha256-...') for every <style> element of a page."""
+    out = []
+    for body in _STYLE.findall(html):
+        digest = hashlib.sha256(body.encode()).digest()
+        out.append("'sha256-" + base64.b64encode(digest).decode() + "'")
+    return out

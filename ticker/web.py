@@ -2,24 +2,64 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from importlib import resources
 
 from aiohttp import web
 
 from ticker import keys
-from ticker.live import Rendered
+from ticker.config import Settings
+from ticker.errors import ConfigError
+from ticker.live import LiveSnapshot, Rendered, Renderer
 from ticker.models import ErrorDocument
-from ticker.render import View, observations_document, render_widget, station_json
+from ticker.render import (
+    DEFAULT_VARIANT,
+    LANGS,
+    LAYOUTS,
+    LIST_ROW_PX,
+    THEMES,
+    TICKER_HEIGHT_PX,
+    Variant,
+    View,
+    observations_document,
+    render_demo,
+    render_frame,
+    render_widget,
+    station_json,
+    style_hashes,
+)
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 NO_STORE = "no-store"
+HTML = "text/html; charset=utf-8"
+JSON = "application/json; charset=utf-8"
+JS = "text/javascript; charset=utf-8"
+MAX_QUERY = 300  # characters; every allowed query fits easily
 _STATION_ID = re.compile(r"^[1-9][0-9]{0,2}$")
-LANGS = ("ko", "en")
+_STATION_LIST = re.compile(r"^[0-9]{1,3}(,[0-9]{1,3}){0,63}$")
+_ANCESTOR = re.compile(
+    r"^(\*|'self'|'none'|[a-z][a-z0-9+.-]*:|([a-z][a-z0-9+.-]*://)?(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*(:([0-9]{1,5}|\*))?)$",
+    re.IGNORECASE,
+)
+
+WIDGET_PARAMS = frozenset({"lang", "theme", "layout", "stations"})
+DEMO_PARAMS = frozenset({"lang", "theme", "layout"})
+JSON_PARAMS = frozenset({"stations"})
+NO_PARAMS: frozenset[str] = frozenset()
+
+# Headers every error answer carries: nothing may cache it, and it never embeds.
+ERROR_HEADERS = {
+    "Cache-Control": NO_STORE,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Access-Control-Allow-Origin": "*",
+}
 
 
 class BadRequest(Exception):
@@ -28,106 +68,283 @@ class BadRequest(Exception):
 
 def error_response(status: int, error: str, message: str) -> web.Response:
     body = ErrorDocument(error=error, message=message).model_dump_json().encode()
-    return web.Response(
-        body=body,
-        status=status,
-        content_type="application/json",
-        headers={"Cache-Control": NO_STORE, "X-Content-Type-Options": "nosniff"},
+    return web.Response(body=body, status=status, content_type="application/json", headers=ERROR_HEADERS)
+
+
+# ---------------------------------------------------------------------------------------------
+# Query allow-list
+
+
+def parse_variant(
+    query: Mapping[str, str] | Sequence[tuple[str, str]],
+    *,
+    allowed: Collection[str],
+    station_ids: Sequence[int],
+) -> Variant:
+    """A normalised variant, or BadRequest for an unknown, repeated or out-of-list parameter."""
+    seen: dict[str, str] = {}
+    items = query.items() if isinstance(query, Mapping) else query
+    for name, value in items:
+        if name not in allowed:
+            raise BadRequest("unknown query parameter")
+        if name in seen:
+            raise BadRequest("repeated query parameter")
+        seen[name] = value
+    return Variant(
+        lang=_choice(seen, "lang", LANGS),
+        theme=_choice(seen, "theme", THEMES),
+        layout=_choice(seen, "layout", LAYOUTS),
+        stations=_stations(seen.get("stations"), station_ids),
     )
 
 
-def allowed_query(request: web.Request, allowed: Mapping[str, tuple[str, ...] | None]) -> dict[str, str]:
-    """The query as a dict, or BadRequest for an unknown, repeated or out-of-list parameter."""
-    out: dict[str, str] = {}
-    for name, value in request.query.items():
-        if name not in allowed:
-            raise BadRequest("unknown query parameter")
-        if name in out:
-            raise BadRequest("repeated query parameter")
-        choices = allowed[name]
-        if choices is not None and value not in choices:
-            raise BadRequest(f"'{name}' must be one of: {', '.join(choices)}")
-        out[name] = value
-    return out
+def _choice(seen: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    value = seen.get(name)
+    if value is None:
+        return str(getattr(DEFAULT_VARIANT, name))
+    if value not in choices:
+        raise BadRequest(f"'{name}' must be one of: {', '.join(choices)}")
+    return value
 
 
-def cache_control(request: web.Request) -> str:
-    settings = request.app[keys.SETTINGS]
-    period = int(settings.effective_poll_interval_s)
-    max_age = max(10, period // 2)
-    stale_if_error = max(period, settings.hard_max_age_s - period)
-    return f"public, max-age={max_age}, stale-while-revalidate={period}, stale-if-error={stale_if_error}"
+def _stations(raw: str | None, configured: Sequence[int]) -> tuple[int, ...] | None:
+    if raw is None:
+        return None
+    if not _STATION_LIST.match(raw):
+        raise BadRequest("'stations' must be comma-separated station ids")
+    wanted = [int(part) for part in raw.split(",")]
+    if len(set(wanted)) != len(wanted):
+        raise BadRequest("'stations' names a station twice")
+    known = set(configured)
+    if any(sid not in known for sid in wanted):
+        raise BadRequest("'stations' names a station that is not configured")
+    if len(wanted) == len(configured):
+        return None  # all of them: the same variant as no parameter
+    chosen = set(wanted)
+    return tuple(sid for sid in configured if sid in chosen)  # configured order, always
 
 
-def send(request: web.Request, rendered: Rendered, *, cors: bool = False) -> web.Response:
-    """Answer with pre-rendered bytes: 304 on a matching ETag, gzip when the client takes it."""
-    headers = {
-        "Cache-Control": cache_control(request),
-        "ETag": rendered.etag,
-        "Vary": "Accept-Encoding",
-        "X-Content-Type-Options": "nosniff",
-    }
-    if cors:
-        headers["Access-Control-Allow-Origin"] = "*"
-    inm = request.headers.get("If-None-Match")
-    if inm is not None and _etag_matches(inm, rendered.etag):
-        return web.Response(status=304, headers=headers)
-    body = rendered.body
-    if rendered.gzip is not None and "gzip" in request.headers.get("Accept-Encoding", ""):
-        body = rendered.gzip
-        headers["Content-Encoding"] = "gzip"
-    headers["Content-Type"] = rendered.content_type
-    return web.Response(body=body, headers=headers)
+def check_frame_ancestors(value: str) -> str:
+    """The CSP frame-ancestors source list from configuration, or ConfigError."""
+    tokens = value.split()
+    if not tokens or any(not _ANCESTOR.match(t) for t in tokens):
+        msg = "TICKER_FRAME_ANCESTORS: expected CSP sources such as '*' or 'https://news.example'"
+        raise ConfigError(msg)
+    if "'none'" in tokens and len(tokens) > 1:
+        msg = "TICKER_FRAME_ANCESTORS: 'none' cannot be combined with other sources"
+        raise ConfigError(msg)
+    return " ".join(tokens)
 
 
-def _etag_matches(header: str, etag: str) -> bool:
+# ---------------------------------------------------------------------------------------------
+# Headers
+
+
+class Policy:
+    """The header sets of each kind of answer, fixed from the settings at start-up."""
+
+    def __init__(self, settings: Settings) -> None:
+        period = int(settings.effective_poll_interval_s)
+        max_age = max(10, period // 2)
+        stale_if_error = max(period, settings.hard_max_age_s - period)
+        # Never s-maxage: it implies proxy-revalidate, and shared caches would stop serving stale.
+        self.cache_control = (
+            f"public, max-age={max_age}, stale-while-revalidate={period}, "
+            f"stale-if-error={stale_if_error}"
+        )
+        self.script_cache_control = (
+            "public, max-age=3600, stale-while-revalidate=86400, stale-if-error=604800"
+        )
+        self.frame_ancestors = check_frame_ancestors(settings.frame_ancestors)
+        base = {"Vary": "Accept-Encoding", "X-Content-Type-Options": "nosniff"}
+        self._embeddable = {
+            **base,
+            "Cache-Control": self.cache_control,
+            "Access-Control-Allow-Origin": "*",
+            "Cross-Origin-Resource-Policy": "cross-origin",
+        }
+        self.json = {
+            **self._embeddable,
+            "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+            "X-Frame-Options": "DENY",
+        }
+        self.script = {**self._embeddable, "Cache-Control": self.script_cache_control}
+        self.demo = {
+            **base,
+            "Cache-Control": self.cache_control,
+            "Content-Security-Policy": "frame-ancestors 'none'",
+            "X-Frame-Options": "DENY",
+        }
+
+    def embeddable(self, html: str) -> dict[str, str]:
+        """Headers of an embeddable page: a hash-based CSP and no X-Frame-Options."""
+        styles = " ".join(style_hashes(html)) or "'none'"
+        csp = (
+            f"default-src 'none'; style-src {styles}; img-src data:; base-uri 'none'; "
+            f"form-action 'none'; frame-ancestors {self.frame_ancestors}"
+        )
+        return {**self._embeddable, "Content-Security-Policy": csp, "Referrer-Policy": "strict-origin"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Sending pre-rendered bytes
+
+
+@functools.lru_cache(maxsize=256)
+def accepts_gzip(header: str) -> bool:
+    """Whether an Accept-Encoding value takes gzip (q=0 refuses it)."""
+    for part in header.lower().split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip() in ("gzip", "*"):
+            q = params.strip().removeprefix("q=").strip() if params.strip().startswith("q=") else "1"
+            try:
+                return float(q) > 0
+            except ValueError:
+                return False
+    return False
+
+
+def etag_matches(header: str, etag: str) -> bool:
+    """If-None-Match uses the weak comparison: W/ prefixes are ignored."""
+    if header == etag:
+        return True
     if header.strip() == "*":
         return True
     return any(tag.strip().removeprefix("W/") == etag for tag in header.split(","))
 
 
-def _widget(lang: str) -> Callable[[View], tuple[bytes, str]]:
-    def render(view: View) -> tuple[bytes, str]:
-        return render_widget(view, lang=lang).encode(), "text/html; charset=utf-8"
-
-    return render
-
-
-def _observations(view: View) -> tuple[bytes, str]:
-    doc = observations_document(view)
-    return doc.model_dump_json().encode(), "application/json; charset=utf-8"
-
-
-async def widget(request: web.Request) -> web.Response:
-    query = allowed_query(request, {"lang": LANGS})
-    lang = query.get("lang", "ko")
-    live = request.app[keys.LIVE]
-    return send(request, live.get(("widget", lang), _widget(lang)))
+def send(request: web.Request, rendered: Rendered) -> web.Response:
+    """Answer with pre-rendered bytes: 304 on a matching ETag, gzip when the client takes it."""
+    headers = request.headers
+    inm = headers.get("If-None-Match")
+    if inm is not None and etag_matches(inm, rendered.etag):
+        return web.Response(status=304, headers=rendered.not_modified_headers)
+    if rendered.gzip is not None:
+        ae = headers.get("Accept-Encoding")
+        if ae is not None and accepts_gzip(ae):
+            return web.Response(body=rendered.gzip, headers=rendered.gzip_headers)
+    return web.Response(body=rendered.body, headers=rendered.headers)
 
 
-async def observations(request: web.Request) -> web.Response:
-    allowed_query(request, {})
-    live = request.app[keys.LIVE]
-    return send(request, live.get(("observations",), _observations), cors=True)
+Resolver = Callable[[Sequence[tuple[str, str]], Mapping[str, str]], tuple[object, Renderer]]
 
 
-async def station(request: web.Request) -> web.Response:
-    allowed_query(request, {})
-    raw = request.match_info["id"]
-    live = request.app[keys.LIVE]
-    wanted = int(raw) if _STATION_ID.match(raw) else None
-    if wanted is None or all(s.id != wanted for s in live.stations):
-        return error_response(404, "not_found", "no such station")
+def _hot(live: LiveSnapshot, resolve: Resolver) -> Handler:
+    """A handler that answers from the snapshot by raw path, resolving the variant on a miss."""
 
-    def render(view: View) -> tuple[bytes, str]:
-        item = next(i for i in view.items if i.station.id == wanted)
-        return station_json(item, view.now).model_dump_json().encode(), "application/json; charset=utf-8"
+    async def handler(request: web.Request) -> web.Response:
+        rendered = live.lookup(request.raw_path)
+        if rendered is None:
+            if len(request.query_string) > MAX_QUERY:
+                raise BadRequest("query too long")
+            key, renderer = resolve(list(request.query.items()), request.match_info)
+            rendered = live.get(key, renderer, alias=request.raw_path)
+        return send(request, rendered)
 
-    return send(request, live.get(("station", wanted), render), cors=True)
+    return handler
+
+
+# ---------------------------------------------------------------------------------------------
+# Routes
+
+
+def setup_routes(app: web.Application) -> None:
+    """Add every route; the default variants are registered so refreshes render them ahead."""
+    settings = app[keys.SETTINGS]
+    live = app[keys.LIVE]
+    policy = Policy(settings)
+    ids = [s.id for s in app[keys.STATIONS]]
+    embed_js = load_embed_js(len(ids))
+
+    def widget(query: Sequence[tuple[str, str]], _: Mapping[str, str]) -> tuple[object, Renderer]:
+        v = parse_variant(query, allowed=WIDGET_PARAMS, station_ids=ids)
+
+        def render(view: View) -> tuple[bytes, str, Mapping[str, str]]:
+            html = render_widget(view, variant=v)
+            return html.encode(), HTML, policy.embeddable(html)
+
+        return ("widget", v), render
+
+    def frame(query: Sequence[tuple[str, str]], _: Mapping[str, str]) -> tuple[object, Renderer]:
+        v = parse_variant(query, allowed=WIDGET_PARAMS, station_ids=ids)
+
+        def render(view: View) -> tuple[bytes, str, Mapping[str, str]]:
+            html = render_frame(view, v)
+            return html.encode(), HTML, policy.embeddable(html)
+
+        return ("frame", v), render
+
+    def demo(query: Sequence[tuple[str, str]], _: Mapping[str, str]) -> tuple[object, Renderer]:
+        v = parse_variant(query, allowed=DEMO_PARAMS, station_ids=ids)
+
+        def render(view: View) -> tuple[bytes, str, Mapping[str, str]]:
+            return render_demo(view, v).encode(), HTML, policy.demo
+
+        return ("demo", v), render
+
+    def script(query: Sequence[tuple[str, str]], _: Mapping[str, str]) -> tuple[object, Renderer]:
+        parse_variant(query, allowed=NO_PARAMS, station_ids=ids)
+        return ("embed.js",), lambda view: (embed_js, JS, policy.script)
+
+    def observations(
+        query: Sequence[tuple[str, str]], _: Mapping[str, str]
+    ) -> tuple[object, Renderer]:
+        v = parse_variant(query, allowed=JSON_PARAMS, station_ids=ids)
+
+        def render(view: View) -> tuple[bytes, str, Mapping[str, str]]:
+            doc = observations_document(view, v.stations)
+            return doc.model_dump_json().encode(), JSON, policy.json
+
+        return ("observations", v.stations), render
+
+    def station(query: Sequence[tuple[str, str]], match: Mapping[str, str]) -> tuple[object, Renderer]:
+        parse_variant(query, allowed=NO_PARAMS, station_ids=ids)
+        raw = match["id"]
+        wanted = int(raw) if _STATION_ID.match(raw) else None
+        if wanted is None or wanted not in ids:
+            raise StationNotFound
+
+        def render(view: View) -> tuple[bytes, str, Mapping[str, str]]:
+            item = next(i for i in view.items if i.station.id == wanted)
+            return station_json(item, view.now).model_dump_json().encode(), JSON, policy.json
+
+        return ("station", wanted), render
+
+    hot: dict[str, Resolver] = {
+        "/widget": widget,
+        "/widget/frame": frame,
+        "/embed.js": script,
+        "/demo": demo,
+        "/v1/observations": observations,
+    }
+    for path, resolve in hot.items():
+        app.router.add_get(path, _hot(live, resolve))
+        key, renderer = resolve((), {})
+        live.get(key, renderer, alias=path)
+    app.router.add_get("/v1/stations/{id}", _hot(live, station))
+    app.router.add_get("/healthz", healthz)
+
+
+class StationNotFound(Exception):
+    """A station id that is not configured."""
+
+
+def load_embed_js(station_count: int) -> bytes:
+    """The script embed, with the numbers it needs to reserve its height filled in."""
+    text = resources.files("ticker").joinpath("static/embed.js").read_text(encoding="utf-8")
+    for name, value in (
+        ("__TICKER_STATION_COUNT__", station_count),
+        ("__TICKER_HEIGHT_PX__", TICKER_HEIGHT_PX),
+        ("__TICKER_ROW_PX__", LIST_ROW_PX),
+    ):
+        text = text.replace(name, str(int(value)))
+    return text.encode()
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"}, headers={"Cache-Control": NO_STORE})
+    return web.json_response(
+        {"status": "ok"}, headers={"Cache-Control": NO_STORE, "X-Frame-Options": "DENY"}
+    )
 
 
 @web.middleware
@@ -137,6 +354,8 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
         return await handler(request)
     except BadRequest as err:
         return error_response(400, "bad_request", str(err))
+    except StationNotFound:
+        return error_response(404, "not_found", "no such station")
     except web.HTTPNotFound:
         return error_response(404, "not_found", "no such route")
     except web.HTTPMethodNotAllowed as err:
@@ -152,12 +371,3 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
     except Exception:
         logger.exception("unhandled error in %s", request.path[:100])
         return error_response(500, "internal", "internal error")
-
-
-def setup_routes(app: web.Application) -> None:
-    app.router.add_get("/widget", widget)
-    app.router.add_get("/v1/observations", observations)
-    app.router.add_get("/v1/stations/{id}", station)
-    app.router.add_get("/healthz", healthz)
-
-
