@@ -19,6 +19,7 @@ from ticker.lease import PollLease
 from ticker.live import LiveSnapshot, cancel_and_wait, follow_updates, tick
 from ticker.metrics import Metrics
 from ticker.models import Station
+from ticker.openapi import setup_openapi_route
 from ticker.ops import cycle_hook, setup_ops_routes
 from ticker.poller import Poller
 from ticker.resilience import Circuit
@@ -65,6 +66,7 @@ def create_app(
         app.cleanup_ctx.append(_poller_ctx(source))
     setup_routes(app)
     setup_ops_routes(app, role=role)
+    setup_openapi_route(app)
     return app
 
 

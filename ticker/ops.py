@@ -187,9 +187,12 @@ def _wanted(request: web.Request, names: tuple[str, ...]) -> tuple[str, ...]:
     """The checks the query asks for (``?check=snapshot``, repeatable or comma-separated)."""
     if any(key != "check" for key in request.query):
         raise BadRequest("unknown query parameter")
-    asked = [n for value in request.query.getall("check", []) for n in value.split(",") if n]
-    if not asked:
+    values = request.query.getall("check", [])
+    asked = [n for value in values for n in value.split(",")]
+    if not values:
         return names
+    if not all(asked):
+        raise BadRequest("'check' names an empty check")
     if any(n not in names for n in asked):
         raise BadRequest(f"'check' must be among: {', '.join(names)}")
     return tuple(n for n in names if n in asked)
