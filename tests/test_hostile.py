@@ -45,3 +45,27 @@ async def test_hostile_requests_get_no_5xx_and_no_echo(settings, stations, store
     assert outcome.server_errors == []
     assert outcome.reflected == []
     assert set(outcome.statuses) <= {200, 400, 404, 405, 413, 414, 431}
+
+
+async def test_methods_bodies_and_unknown_paths(aiohttp_client, settings, stations, store, clock):
+    app = create_app(settings, stations=stations, redis=store.redis, clock=clock, role="web")
+    client = await aiohttp_client(app)
+    for method in ("POST", "PUT", "DELETE", "PATCH"):
+        resp = await client.request(method, "/widget")
+        assert resp.status == 405, method
+        assert resp.headers["Cache-Control"] == "no-store"
+        assert "GET" in resp.headers["Allow"]
+    for size in (1, 1000, 1024 * 1024):
+        resp = await client.get("/v1/observations", data=b"x" * size)
+        assert resp.status == 413, size
+        assert resp.headers["Cache-Control"] == "no-store"
+    head = await client.head("/widget")
+    assert head.status == 200 and await head.read() == b""
+    for path in ("/nope", "/widget/../etc/passwd", "/static/../../pyproject.toml", "/.env", "/.ticker/redis.port"):
+        resp = await client.get(path)
+        assert resp.status in (400, 404), path
+        assert resp.headers["Cache-Control"] == "no-store"
+        assert (await resp.json())["error"] in ("not_found", "bad_request")
+    for path in ("/healthz?x=1", "/v1/freshness?x=1", "/status?x", "/metrics?x=1", "/openapi.json?x=1"):
+        resp = await client.get(path)
+        assert resp.status == 400, path

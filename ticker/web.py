@@ -340,6 +340,8 @@ def load_embed_js(station_count: int) -> bytes:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    if request.query_string:
+        raise BadRequest("this route takes no query parameters")
     return web.json_response(
         {"status": "ok"}, headers={"Cache-Control": NO_STORE, "X-Frame-Options": "DENY"}
     )
@@ -348,6 +350,9 @@ async def healthz(request: web.Request) -> web.Response:
 @web.middleware
 async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every error is a small JSON body with no-store, and never echoes the request."""
+    if request.body_exists:
+        # Every route is a GET: a body is never read, so none is accepted.
+        return error_response(413, "too_large", "request bodies are not accepted")
     try:
         return await handler(request)
     except BadRequest as err:
