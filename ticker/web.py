@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from importlib import resources
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from ticker import keys
 from ticker.config import Settings
@@ -60,6 +61,15 @@ ERROR_HEADERS = {
     "X-Frame-Options": "DENY",
     "Access-Control-Allow-Origin": "*",
 }
+
+
+def inert_json(doc: BaseModel) -> bytes:
+    """JSON bytes that stay inert even if someone inlines them into an HTML <script> block.
+
+    ``<``, ``>`` and ``&`` only ever occur inside strings, where their \\u escapes mean the same.
+    """
+    raw = doc.model_dump_json().encode()
+    return raw.replace(b"<", b"\\u003c").replace(b">", b"\\u003e").replace(b"&", b"\\u0026")
 
 
 class BadRequest(Exception):
@@ -291,7 +301,7 @@ def setup_routes(app: web.Application) -> None:
 
         def render(view: View) -> tuple[bytes, str, Mapping[str, str]]:
             doc = observations_document(view, v.stations)
-            return doc.model_dump_json().encode(), JSON, policy.json
+            return inert_json(doc), JSON, policy.json
 
         return ("observations", v.stations), render
 
@@ -304,7 +314,7 @@ def setup_routes(app: web.Application) -> None:
 
         def render(view: View) -> tuple[bytes, str, Mapping[str, str]]:
             item = next(i for i in view.items if i.station.id == wanted)
-            return station_json(item, view.now).model_dump_json().encode(), JSON, policy.json
+            return inert_json(station_json(item, view.now)), JSON, policy.json
 
         return ("station", wanted), render
 
