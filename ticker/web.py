@@ -169,6 +169,11 @@ class Policy:
             "X-Frame-Options": "DENY",
         }
         self.script = {**self._embeddable, "Cache-Control": self.script_cache_control}
+        self.fragment = {
+            **base,
+            "Cache-Control": self.cache_control,
+            "Access-Control-Allow-Origin": "*",
+        }
         self.demo = {
             **base,
             "Cache-Control": self.cache_control,
@@ -260,8 +265,8 @@ def setup_routes(app: web.Application) -> None:
         v = parse_variant(query, allowed=WIDGET_PARAMS, station_ids=ids)
 
         def render(view: View) -> tuple[bytes, str, Mapping[str, str]]:
-            html = render_widget(view, variant=v)
-            return html.encode(), HTML, policy.embeddable(html)
+            # A fragment is included into other pages, never shown on its own: no CSP to send.
+            return render_widget(view, variant=v).encode(), HTML, policy.fragment
 
         return ("widget", v), render
 

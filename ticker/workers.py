@@ -7,12 +7,14 @@ import logging
 import multiprocessing
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
 from aiohttp import web
+from aiohttp.web_runner import GracefulExit
+from aiohttp.web_server import Server
 
 from ticker.errors import ConfigError
 from ticker.config import Settings
@@ -41,19 +43,60 @@ def loop_name() -> str:
     return "uvloop"
 
 
+class FrontDoorRunner(web.AppRunner):
+    """An AppRunner whose server answers hot GETs from the snapshot before any routing.
+
+    A GET whose raw path was already resolved to a kept variant is answered with its bytes
+    straight from the low-level server; everything else (misses, errors, other methods, other
+    routes) goes through the application as usual.
+    """
+
+    async def _make_server(self) -> Server:
+        server = await super()._make_server()
+        server.request_handler = front_door(self.app, server.request_handler)
+        return server
+
+
+def front_door(
+    app: web.Application, routed: Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
+) -> Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]:
+    """The per-request entry: a dictionary lookup and pre-rendered bytes, else the routed app."""
+    from ticker import keys  # noqa: PLC0415 - keys imports the app's modules
+    from ticker.web import send  # noqa: PLC0415
+
+    lookup = app[keys.LIVE].lookup
+
+    async def handle(request: web.BaseRequest) -> web.StreamResponse:
+        if request.method == "GET":
+            rendered = lookup(request.raw_path)
+            if rendered is not None:
+                return send(request, rendered)  # type: ignore[arg-type]
+        return await routed(request)
+
+    return handle
+
+
 def run(app: web.Application, settings: Settings, *, reuse_port: bool = False) -> None:
     """Run one server process until SIGINT/SIGTERM."""
-    web.run_app(
-        app,
-        host=settings.host,
-        port=settings.port,
-        print=None,
-        access_log=None,
-        shutdown_timeout=5.0,
-        handle_signals=True,
-        reuse_port=reuse_port or None,
-        loop=new_event_loop(),
-    )
+    loop = new_event_loop()
+    asyncio.set_event_loop(loop)
+    runner = FrontDoorRunner(app, handle_signals=True, access_log=None, shutdown_timeout=5.0)
+
+    async def serve() -> None:
+        await runner.setup()
+        site = web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port or None)
+        await site.start()
+        await asyncio.Event().wait()
+
+    try:
+        loop.run_until_complete(serve())
+    except (GracefulExit, KeyboardInterrupt):
+        pass
+    finally:
+        loop.run_until_complete(runner.cleanup())
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        asyncio.set_event_loop(None)
+        loop.close()
 
 
 def roles(role: str, count: int) -> list[str]:
