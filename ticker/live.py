@@ -233,6 +233,7 @@ async def follow_updates(live: LiveSnapshot, store: Store, *, check_interval_s: 
         pubsub = store.redis.pubsub()
         try:
             await pubsub.subscribe(store.keys.updates)
+            subscribed = False
             await live.refresh(store)
             if failing:
                 logger.info("snapshot updates from Redis resumed (version %s)", live.version)
@@ -244,8 +245,11 @@ async def follow_updates(live: LiveSnapshot, store: Store, *, check_interval_s: 
                 # redis-py reconnects and resubscribes by itself; the confirmation tells us. The
                 # Redis may have restarted and count versions from 0 again, so the same number no
                 # longer means the same data: load it whatever the number.
-                resubscribed = isinstance(message, dict) and message.get("type") == "subscribe"
-                await live.refresh(store, force=resubscribed)
+                confirmed = isinstance(message, dict) and message.get("type") == "subscribe"
+                if confirmed and not subscribed:
+                    subscribed = True  # our own subscription: loaded just above
+                    continue
+                await live.refresh(store, force=confirmed)
         except (RedisError, StoreError, OSError, ValidationError, ValueError) as err:
             stop_if_cancelled()
             # Bad stored data never replaces what is served: keep the last good snapshot.

@@ -256,11 +256,48 @@ def _route_of(request: web.Request) -> str:
     return resource.canonical if resource is not None else UNMATCHED
 
 
-def _request_metrics(app: web.Application) -> Callable[..., Awaitable[web.StreamResponse]]:
+def _reader_observer(app: web.Application) -> Callable[[str, int, str], None]:
+    """Count a request by route and status; for reader answers, observe the data age served."""
     ages = _AgeIndex()
     # Looked up once: this runs on every widget hit.
     metrics, live, clock = app[keys.METRICS], app[keys.LIVE], app[keys.CLOCK]
     hard_max_age_s = app[keys.SETTINGS].hard_max_age_s
+
+    def observe(route: str, status: int, station_raw: str) -> None:
+        metrics.count_request(route, status)
+        if route in READER_ROUTES and status in (200, 304):
+            now = clock().timestamp()
+            if route == "/v1/stations/{id}":
+                sid = int(station_raw) if station_raw.isdigit() else None
+                age = ages.station(live.snapshot, now, sid) if sid is not None else None
+            else:
+                age = ages.oldest_shown(live.snapshot, now, hard_max_age_s)
+            if age is not None:
+                metrics.served_age.observe(max(0.0, age))
+
+    return observe
+
+
+STATION_PREFIX = "/v1/stations/"
+
+
+def hot_observer(app: web.Application) -> Callable[[web.BaseRequest, web.StreamResponse], None]:
+    """The same accounting for answers the front door sends without routing."""
+    observe = _reader_observer(app)
+
+    def hot(request: web.BaseRequest, response: web.StreamResponse) -> None:
+        path = request.path
+        if path.startswith(STATION_PREFIX):
+            observe("/v1/stations/{id}", response.status, path[len(STATION_PREFIX) :])
+        else:
+            observe(path, response.status, "")
+
+    return hot
+
+
+def _request_metrics(app: web.Application) -> Callable[..., Awaitable[web.StreamResponse]]:
+    observe = _reader_observer(app)
+    metrics = app[keys.METRICS]
 
     @web.middleware
     async def count(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -272,17 +309,7 @@ def _request_metrics(app: web.Application) -> Callable[..., Awaitable[web.Stream
         except BaseException:
             metrics.count_request(_route_of(request), 500)
             raise
-        route = _route_of(request)
-        metrics.count_request(route, response.status)
-        if route in READER_ROUTES and response.status in (200, 304):
-            now = clock().timestamp()
-            if route == "/v1/stations/{id}":
-                raw = request.match_info.get("id", "")
-                age = ages.station(live.snapshot, now, int(raw)) if raw.isdigit() else None
-            else:
-                age = ages.oldest_shown(live.snapshot, now, hard_max_age_s)
-            if age is not None:
-                metrics.served_age.observe(max(0.0, age))
+        observe(_route_of(request), response.status, request.match_info.get("id", ""))
         return response
 
     return count

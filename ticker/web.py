@@ -177,6 +177,11 @@ class Policy:
             "X-Frame-Options": "DENY",
         }
         self.script = {**self._embeddable, "Cache-Control": self.script_cache_control}
+        self.fragment = {
+            **base,
+            "Cache-Control": self.cache_control,
+            "Access-Control-Allow-Origin": "*",
+        }
         self.demo = {
             **base,
             "Cache-Control": self.cache_control,
@@ -268,8 +273,8 @@ def setup_routes(app: web.Application) -> None:
         v = parse_variant(query, allowed=WIDGET_PARAMS, station_ids=ids)
 
         def render(view: View) -> tuple[bytes, str, Mapping[str, str]]:
-            html = render_widget(view, variant=v)
-            return html.encode(), HTML, policy.embeddable(html)
+            # A fragment is included into other pages, never shown on its own: no CSP to send.
+            return render_widget(view, variant=v).encode(), HTML, policy.fragment
 
         return ("widget", v), render
 
@@ -360,7 +365,7 @@ async def healthz(request: web.Request) -> web.Response:
 @web.middleware
 async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every error is a small JSON body with no-store, and never echoes the request."""
-    if request.body_exists:
+    if request.body_exists and request.method in ("GET", "HEAD"):
         # Every route is a GET: a body is never read, so none is accepted.
         return error_response(413, "too_large", "request bodies are not accepted")
     try:

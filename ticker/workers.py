@@ -10,18 +10,20 @@ import shutil
 import signal
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
 from aiohttp import web
+from aiohttp.web_runner import GracefulExit
+from aiohttp.web_server import Server
 
 from ticker.config import Settings
 from ticker.errors import ConfigError
 from ticker.metrics import MULTIPROC_ENV
 from ticker.models import Station
-from ticker.server import make_runner
+from ticker.server import SafeAppRunner
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +51,43 @@ def loop_name() -> str:
     return "uvloop"
 
 
+class FrontDoorRunner(SafeAppRunner):
+    """An AppRunner whose server answers hot GETs from the snapshot before any routing.
+
+    A GET whose raw path was already resolved to a kept variant is answered with its bytes
+    straight from the low-level server; everything else (misses, errors, other methods, other
+    routes) goes through the application as usual.
+    """
+
+    async def _make_server(self) -> Server:
+        server = await super()._make_server()
+        server.request_handler = front_door(self.app, server.request_handler)
+        return server
+
+
+def front_door(
+    app: web.Application, routed: Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
+) -> Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]:
+    """The per-request entry: a dictionary lookup and pre-rendered bytes, else the routed app."""
+    from ticker import keys  # noqa: PLC0415 - keys imports the app's modules
+    from ticker.ops import hot_observer  # noqa: PLC0415
+    from ticker.web import send  # noqa: PLC0415
+
+    lookup = app[keys.LIVE].lookup
+    observe = hot_observer(app)  # the request counters and served-age histogram, as for routed hits
+
+    async def handle(request: web.BaseRequest) -> web.StreamResponse:
+        if request.method == "GET" and not request.body_exists:
+            rendered = lookup(request.raw_path)
+            if rendered is not None:
+                response = send(request, rendered)  # type: ignore[arg-type]
+                observe(request, response)
+                return response
+        return await routed(request)
+
+    return handle
+
+
 def run(
     app: web.Application,
     settings: Settings,
@@ -58,27 +97,29 @@ def run(
 ) -> None:
     """Run one server process until SIGINT/SIGTERM, then shut down gracefully.
 
-    The same steps as ``aiohttp.web.run_app``, with the runner whose protocol-level error
-    answers echo nothing (``ticker.server``).
+    The steps of ``aiohttp.web.run_app`` with the front-door runner, whose protocol-level error
+    answers also echo nothing (``ticker.server``).
     """
     loop = new_event_loop()
     asyncio.set_event_loop(loop)
-    runner = make_runner(app, handle_signals=True, shutdown_timeout=shutdown_timeout)
+    runner = FrontDoorRunner(
+        app, handle_signals=True, access_log=None, shutdown_timeout=shutdown_timeout
+    )
 
-    async def start() -> None:
+    async def serve() -> None:
         await runner.setup()
         site = web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port or None)
         await site.start()
+        await asyncio.Event().wait()
 
     try:
-        loop.run_until_complete(start())
-        loop.run_forever()
-    except (web.GracefulExit, KeyboardInterrupt):
+        loop.run_until_complete(serve())
+    except (GracefulExit, KeyboardInterrupt):
         pass
     finally:
-        # Stop accepting, finish requests in flight, then close every resource.
         loop.run_until_complete(runner.cleanup())
         loop.run_until_complete(loop.shutdown_asyncgens())
+        asyncio.set_event_loop(None)
         loop.close()
 
 

@@ -1,0 +1,223 @@
+"""Benchmark the hot path against nginx serving the same bytes as a static file, and a naive app.
+
+Starts a private Redis (filled by one sim poll), the ticker (`ticker serve --role web`, one
+worker, uvloop when installed), an nginx with one worker process serving the ticker's own
+`/widget` and `/v1/observations` bytes as static files, and the naive baseline (Redis read and
+template render per request). Then runs wrk against each in the same run and prints
+requests/s, p99 latency and the ratios.
+
+    python bench/run.py [--duration 10] [--connections 64] [--rounds 3]
+
+Needs Debian's `nginx` and `wrk` (`apt-get install -y nginx wrk`). Nothing here is a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ticker.config import Settings, load_stations
+from ticker.embedded import free_port, start_redis_server, stop_redis_server
+from ticker.poller import Poller
+from ticker.sources.sim import SimSource
+from ticker.store import Store, connect
+
+HERE = Path(__file__).resolve().parent
+
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {tmp}/body;
+  proxy_temp_path {tmp}/proxy;
+  fastcgi_temp_path {tmp}/fastcgi;
+  uwsgi_temp_path {tmp}/uwsgi;
+  scgi_temp_path {tmp}/scgi;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 10000000;
+  keepalive_timeout 120s;
+  server {{
+    listen 127.0.0.1:{port};
+    root {tmp}/www;
+    location = /widget {{ default_type "text/html; charset=utf-8"; }}
+    location = /v1/observations {{ default_type "application/json; charset=utf-8"; }}
+  }}
+}}
+"""
+
+
+def wait_http(url: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 - 127.0.0.1 only
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def fetch(url: str) -> tuple[bytes, str]:
+    with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - 127.0.0.1 only
+        return resp.read(), resp.headers.get("ETag", "")
+
+
+def wrk(url: str, *, duration: int, connections: int, etag: str | None = None) -> tuple[float, float]:
+    """Requests/s and p99 latency in ms from one wrk run."""
+    args = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
+    if etag:
+        args += ["-H", f"If-None-Match: {etag}"]
+    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout  # noqa: S603
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    value, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+    p99 = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    if "Non-2xx or 3xx responses" in out:
+        raise RuntimeError(f"errors from {url}:\n{out}")
+    return rps, p99
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))  # type: ignore[union-attr]
+    try:
+        import uvloop  # noqa: F401, PLC0415
+
+        loop = "uvloop"
+    except ImportError:
+        loop = "asyncio (uvloop not installed)"
+    nginx = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip()  # noqa: S607
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {mem_kb / 1024 / 1024:.1f} GiB, {platform.platform()}, "
+        f"Python {platform.python_version()}, {loop}, {nginx}, load average {os.getloadavg()}"
+    )
+
+
+async def fill_redis(url: str) -> None:
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    stations = load_stations(settings.stations_path())
+    redis = connect(url)
+    try:
+        poller = Poller(stations=stations, source=SimSource(), store=Store(redis),
+                        clock=lambda: datetime.now(UTC), interval_s=60)
+        result = await poller.run_once()
+        assert result.outcome == "ok", result
+    finally:
+        await redis.aclose()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating runs; the best of each is kept")
+    args = parser.parse_args()
+    for tool in ("nginx", "wrk"):
+        if shutil.which(tool) is None:
+            print(f"bench: '{tool}' is missing: apt-get install -y nginx wrk", file=sys.stderr)
+            return 2
+
+    tmp = Path(tempfile.mkdtemp(prefix="ticker-bench-"))
+    tmp.chmod(0o755)
+    procs: list[subprocess.Popen[bytes]] = []
+    redis_port = free_port()
+    redis = start_redis_server(port=redis_port, data_dir=None)
+    redis_url = f"redis://127.0.0.1:{redis_port}/0"
+    try:
+        asyncio.run(fill_redis(redis_url))
+        env = {**os.environ, "TICKER_REDIS_URL": redis_url, "TICKER_SOURCE": "sim",
+               "TICKER_LOG_LEVEL": "WARNING"}
+        ticker_port, naive_port, nginx_port = free_port(), free_port(), free_port()
+        procs.append(subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "ticker", "serve", "--role", "web", "--workers", "1",
+             "--port", str(ticker_port)], env=env))
+        procs.append(subprocess.Popen([sys.executable, str(HERE / "naive.py"), str(naive_port), redis_url]))  # noqa: S603
+        ticker = f"http://127.0.0.1:{ticker_port}"
+        naive = f"http://127.0.0.1:{naive_port}"
+        wait_http(ticker + "/widget")
+        wait_http(naive + "/widget")
+
+        www = tmp / "www"
+        (www / "v1").mkdir(parents=True)
+        widget, ticker_etag = fetch(ticker + "/widget")
+        observations, _ = fetch(ticker + "/v1/observations")
+        (www / "widget").write_bytes(widget)
+        (www / "v1" / "observations").write_bytes(observations)
+        for d in (www, www / "v1"):
+            d.chmod(0o755)
+        conf = tmp / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(tmp=tmp, port=nginx_port))
+        procs.append(subprocess.Popen(["nginx", "-c", str(conf), "-e", str(tmp / "error.log")]))  # noqa: S603, S607
+        nginx = f"http://127.0.0.1:{nginx_port}"
+        wait_http(nginx + "/widget")
+        _, nginx_etag = fetch(nginx + "/widget")
+        assert fetch(nginx + "/widget")[0] == widget
+
+        cases = [
+            ("/widget 200", "/widget", None, None),
+            ("/widget 304", "/widget", ticker_etag, nginx_etag),
+            ("/v1/observations 200", "/v1/observations", None, None),
+        ]
+        print(f"machine: {machine()}")
+        print(f"widget body {len(widget)} bytes, observations body {len(observations)} bytes; "
+              f"wrk -t1 -c{args.connections} -d{args.duration}s, best of {args.rounds} alternating rounds")
+        best: dict[tuple[str, str], tuple[float, float]] = {}
+        for _ in range(args.rounds):
+            for label, path, t_etag, n_etag in cases:
+                for who, base, etag in (("ticker", ticker, t_etag), ("nginx", nginx, n_etag)):
+                    rps, p99 = wrk(base + path, duration=args.duration, connections=args.connections, etag=etag)
+                    key = (label, who)
+                    if key not in best or rps > best[key][0]:
+                        best[key] = (rps, p99)
+            for label, path in (("/widget 200", "/widget"), ("/v1/observations 200", "/v1/observations")):
+                rps, p99 = wrk(naive + path, duration=args.duration, connections=args.connections)
+                key = (label, "naive")
+                if key not in best or rps > best[key][0]:
+                    best[key] = (rps, p99)
+
+        print()
+        print("| case | ticker req/s | ticker p99 ms | nginx req/s | nginx p99 ms | ticker/nginx | naive req/s | naive p99 ms | ticker/naive |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for label, *_ in cases:
+            t_rps, t_p99 = best[(label, "ticker")]
+            n_rps, n_p99 = best[(label, "nginx")]
+            naive_row = best.get((label, "naive"))
+            nv = (f"{naive_row[0]:.0f} | {naive_row[1]:.2f} | {t_rps / naive_row[0]:.1f}x"
+                  if naive_row else "- | - | -")
+            print(f"| {label} | {t_rps:.0f} | {t_p99:.2f} | {n_rps:.0f} | {n_p99:.2f} | {t_rps / n_rps:.2f} | {nv} |")
+        print(f"\nload average after the run: {os.getloadavg()}")
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        stop_redis_server(redis)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
