@@ -132,11 +132,12 @@ async def test_hot_path_neither_renders_nor_reads_redis(client, store):
     await client.get("/widget")
     renders = live.renders
     before = int((await store.redis.info("stats"))["total_commands_processed"])
-    for _ in range(50):
+    for _ in range(200):
         assert (await client.get("/widget")).status == 200
     after = int((await store.redis.info("stats"))["total_commands_processed"])
     assert live.renders == renders
-    assert after - before <= 1  # the INFO call itself
+    # The INFO call itself, plus the follower's start-up (SUBSCRIBE, GET version) if it is late.
+    assert after - before <= 3
 
 
 async def test_tick_shows_staleness_and_the_new_date_without_new_data(client, clock):
