@@ -1,4 +1,4 @@
-"""The framework floor: aiohttp's low-level web.Server sending constant bytes (uvloop when installed)."""
+"""The framework floor: aiohttp's low-level web.Server sending constant bytes (uvloop)."""
 
 from __future__ import annotations
 

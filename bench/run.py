@@ -80,7 +80,9 @@ def fetch(url: str) -> tuple[bytes, str]:
         return resp.read(), resp.headers.get("ETag", "")
 
 
-def wrk(url: str, *, duration: int, connections: int, etag: str | None = None) -> tuple[float, float]:
+def wrk(
+    url: str, *, duration: int, connections: int, etag: str | None = None
+) -> tuple[float, float]:
     """Requests/s and p99 latency in ms from one wrk run."""
     args = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
     if etag:
@@ -105,7 +107,7 @@ def machine() -> str:
             break
     mem_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))  # type: ignore[union-attr]
     try:
-        import uvloop  # noqa: F401, PLC0415
+        import uvloop  # noqa: F401
 
         loop = "uvloop"
     except ImportError:
@@ -122,8 +124,13 @@ async def fill_redis(url: str) -> None:
     stations = load_stations(settings.stations_path())
     redis = connect(url)
     try:
-        poller = Poller(stations=stations, source=SimSource(), store=Store(redis),
-                        clock=lambda: datetime.now(UTC), interval_s=60)
+        poller = Poller(
+            stations=stations,
+            source=SimSource(),
+            store=Store(redis),
+            clock=lambda: datetime.now(UTC),
+            interval_s=60,
+        )
         result = await poller.run_once()
         assert result.outcome == "ok", result
     finally:
@@ -134,7 +141,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians are reported")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="alternating rounds; medians are reported"
+    )
     args = parser.parse_args()
     for tool in ("nginx", "wrk"):
         if shutil.which(tool) is None:
@@ -149,13 +158,33 @@ def main() -> int:
     redis_url = f"redis://127.0.0.1:{redis_port}/0"
     try:
         asyncio.run(fill_redis(redis_url))
-        env = {**os.environ, "TICKER_REDIS_URL": redis_url, "TICKER_SOURCE": "sim",
-               "TICKER_LOG_LEVEL": "WARNING"}
+        env = {
+            **os.environ,
+            "TICKER_REDIS_URL": redis_url,
+            "TICKER_SOURCE": "sim",
+            "TICKER_LOG_LEVEL": "WARNING",
+        }
         ticker_port, naive_port, nginx_port = free_port(), free_port(), free_port()
-        procs.append(subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "ticker", "serve", "--role", "web", "--workers", "1",
-             "--port", str(ticker_port)], env=env))
-        procs.append(subprocess.Popen([sys.executable, str(HERE / "naive.py"), str(naive_port), redis_url]))  # noqa: S603
+        procs.append(
+            subprocess.Popen(  # noqa: S603
+                [
+                    sys.executable,
+                    "-m",
+                    "ticker",
+                    "serve",
+                    "--role",
+                    "web",
+                    "--workers",
+                    "1",
+                    "--port",
+                    str(ticker_port),
+                ],
+                env=env,
+            )
+        )
+        procs.append(
+            subprocess.Popen([sys.executable, str(HERE / "naive.py"), str(naive_port), redis_url])
+        )  # noqa: S603
         ticker = f"http://127.0.0.1:{ticker_port}"
         naive = f"http://127.0.0.1:{naive_port}"
         wait_http(ticker + "/widget")
@@ -175,7 +204,11 @@ def main() -> int:
         nginx = f"http://127.0.0.1:{nginx_port}"
         wait_http(nginx + "/widget")
         bare_port = free_port()
-        procs.append(subprocess.Popen([sys.executable, str(HERE / "bare.py"), str(bare_port), str(www / "widget")]))  # noqa: S603
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, str(HERE / "bare.py"), str(bare_port), str(www / "widget")]
+            )
+        )  # noqa: S603
         bare = f"http://127.0.0.1:{bare_port}"
         wait_http(bare + "/")
         _, nginx_etag = fetch(nginx + "/widget")
@@ -187,33 +220,47 @@ def main() -> int:
             ("/v1/observations 200", "/v1/observations", None, None),
         ]
         print(f"machine: {machine()}")
-        print(f"widget body {len(widget)} bytes, observations body {len(observations)} bytes; "
-              f"wrk -t1 -c{args.connections} -d{args.duration}s, {args.rounds} alternating rounds")
+        print(
+            f"widget body {len(widget)} bytes, observations body {len(observations)} bytes; "
+            f"wrk -t1 -c{args.connections} -d{args.duration}s, {args.rounds} alternating rounds"
+        )
         runs: dict[tuple[str, str], list[tuple[float, float]]] = {}
         ratios: dict[str, list[float]] = {}
         for _ in range(args.rounds):
             for label, path, t_etag, n_etag in cases:
                 pair = {}
                 for who, base, etag in (("ticker", ticker, t_etag), ("nginx", nginx, n_etag)):
-                    pair[who] = wrk(base + path, duration=args.duration, connections=args.connections, etag=etag)
+                    pair[who] = wrk(
+                        base + path, duration=args.duration, connections=args.connections, etag=etag
+                    )
                     runs.setdefault((label, who), []).append(pair[who])
                 # The ratio is taken within a round: both servers measured back to back.
                 ratios.setdefault(label, []).append(pair["ticker"][0] / pair["nginx"][0])
             bare_rps = wrk(bare + "/widget", duration=args.duration, connections=args.connections)
             runs.setdefault(("/widget 200", "bare"), []).append(bare_rps)
-            ratios.setdefault("bare", []).append(bare_rps[0] / runs[("/widget 200", "nginx")][-1][0])
-            for label, path in (("/widget 200", "/widget"), ("/v1/observations 200", "/v1/observations")):
+            ratios.setdefault("bare", []).append(
+                bare_rps[0] / runs[("/widget 200", "nginx")][-1][0]
+            )
+            for label, path in (
+                ("/widget 200", "/widget"),
+                ("/v1/observations 200", "/v1/observations"),
+            ):
                 runs.setdefault((label, "naive"), []).append(
-                    wrk(naive + path, duration=args.duration, connections=args.connections))
+                    wrk(naive + path, duration=args.duration, connections=args.connections)
+                )
 
         def med(label: str, who: str) -> tuple[float, float]:
             got = runs[(label, who)]
             return statistics.median(r[0] for r in got), statistics.median(r[1] for r in got)
 
         print()
-        print(f"medians over {args.rounds} rounds; ticker/nginx is the median of per-round ratios "
-              "(min-max in brackets)")
-        print("| case | ticker req/s | ticker p99 ms | nginx req/s | nginx p99 ms | ticker/nginx | naive req/s | naive p99 ms | ticker/naive |")
+        print(
+            f"medians over {args.rounds} rounds; ticker/nginx is the median of per-round ratios "
+            "(min-max in brackets)"
+        )
+        print(
+            "| case | ticker req/s | ticker p99 ms | nginx req/s | nginx p99 ms | ticker/nginx | naive req/s | naive p99 ms | ticker/naive |"
+        )
         print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for label, *_ in cases:
             t_rps, t_p99 = med(label, "ticker")
@@ -225,11 +272,15 @@ def main() -> int:
                 nv = f"{v_rps:.0f} | {v_p99:.1f} | {t_rps / v_rps:.0f}x"
             else:
                 nv = "- | - | -"
-            print(f"| {label} | {t_rps:.0f} | {t_p99:.2f} | {n_rps:.0f} | {n_p99:.2f} | {ratio} | {nv} |")
+            print(
+                f"| {label} | {t_rps:.0f} | {t_p99:.2f} | {n_rps:.0f} | {n_p99:.2f} | {ratio} | {nv} |"
+            )
         b_rps, b_p99 = med("/widget 200", "bare")
         r = ratios["bare"]
-        print(f"| reference: bare aiohttp web.Server, same bytes | {b_rps:.0f} | {b_p99:.2f} | | | "
-              f"{statistics.median(r):.2f} ({min(r):.2f}-{max(r):.2f}) | | | |")
+        print(
+            f"| reference: bare aiohttp web.Server, same bytes | {b_rps:.0f} | {b_p99:.2f} | | | "
+            f"{statistics.median(r):.2f} ({min(r):.2f}-{max(r):.2f}) | | | |"
+        )
         print(f"\nload average after the run: {os.getloadavg()}")
     finally:
         for proc in procs:

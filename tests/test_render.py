@@ -13,16 +13,29 @@ from ticker.weather import Condition
 from .helpers import parse_widget
 
 
-def _obs(station_id: int, now, condition: Condition | None = Condition.CLEAR, age_min: int = 5,
-         temp: float = 21.5) -> Observation:
+def _obs(
+    station_id: int,
+    now,
+    condition: Condition | None = Condition.CLEAR,
+    age_min: int = 5,
+    temp: float = 21.5,
+) -> Observation:
     at = now - timedelta(minutes=age_min)
-    return Observation(station_id=station_id, observed_at=at, fetched_at=at, source="sim",
-                       temperature_c=temp, condition=condition)
+    return Observation(
+        station_id=station_id,
+        observed_at=at,
+        fetched_at=at,
+        source="sim",
+        temperature_c=temp,
+        condition=condition,
+    )
 
 
 def test_station_names_are_escaped(stations, clock):
     evil = stations[0].model_copy(update={"name": '<img src=x onerror="alert(1)">'})
-    view = build_view([evil], {evil.id: _obs(evil.id, clock())}, clock(), version=1, hard_max_age_s=3600)
+    view = build_view(
+        [evil], {evil.id: _obs(evil.id, clock())}, clock(), version=1, hard_max_age_s=3600
+    )
     html = render_widget(view)
     assert "<img" not in html and "&lt;img" in html
 
@@ -30,7 +43,9 @@ def test_station_names_are_escaped(stations, clock):
 @pytest.mark.parametrize("condition", list(Condition))
 def test_every_weather_word_has_an_icon(stations, clock, condition):
     st = stations[0]
-    view = build_view([st], {st.id: _obs(st.id, clock(), condition)}, clock(), version=1, hard_max_age_s=3600)
+    view = build_view(
+        [st], {st.id: _obs(st.id, clock(), condition)}, clock(), version=1, hard_max_age_s=3600
+    )
     html = render_widget(view)
     assert html.count('<svg class="kt-icon"') == 1
     assert parse_widget(html).lines() == [f"{condition.label_ko} {st.name} 21.5℃"]
@@ -53,13 +68,18 @@ def test_scrolling_has_a_pause_control_and_a_hidden_copy(stations, clock):
     assert len(parse_widget(html).stations) == len(stations)  # the copy is not counted twice
     few = stations[:2]
     html = render_widget(build_view(few, obs, now, version=1, hard_max_age_s=3600))
-    assert "kt-toggle" not in html.split("</style>")[1] and "kt-clone" not in html.split("</style>")[1]
+    assert (
+        "kt-toggle" not in html.split("</style>")[1] and "kt-clone" not in html.split("</style>")[1]
+    )
 
 
 def test_stale_is_marked_and_too_old_is_left_out(stations, clock):
     now = clock()
     a, b = stations[0], stations[1]
-    obs = {a.id: _obs(a.id, now, age_min=a.max_age_s // 60 + 10), b.id: _obs(b.id, now, age_min=7 * 60)}
+    obs = {
+        a.id: _obs(a.id, now, age_min=a.max_age_s // 60 + 10),
+        b.id: _obs(b.id, now, age_min=7 * 60),
+    }
     html = render_widget(build_view([a, b], obs, now, version=1, hard_max_age_s=6 * 3600))
     page = parse_widget(html)
     assert [s["id"] for s in page.stations] == [str(a.id)]

@@ -57,21 +57,44 @@ def test_workers_need_a_fixed_port(stations) -> None:
 
 def test_serve_with_two_workers_answers_and_stops_on_sigterm(redis_server, tmp_path) -> None:
     port = free_port()
-    env = {**os.environ, "TICKER_REDIS_URL": redis_server.url, "TICKER_SOURCE": "sim",
-           "TICKER_DATA_DIR": str(tmp_path / "data")}
+    env = {
+        **os.environ,
+        "TICKER_REDIS_URL": redis_server.url,
+        "TICKER_SOURCE": "sim",
+        "TICKER_DATA_DIR": str(tmp_path / "data"),
+    }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ticker", "serve", "--role", "web", "--workers", "2", "--port", str(port)],
-        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "ticker",
+            "serve",
+            "--role",
+            "web",
+            "--workers",
+            "2",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
-        wait_until(lambda: _get(f"http://127.0.0.1:{port}/healthz") == 200, timeout=30, what="healthz")
+        wait_until(
+            lambda: _get(f"http://127.0.0.1:{port}/healthz") == 200, timeout=30, what="healthz"
+        )
         wait_until(lambda: len(_children(proc.pid)) == 2, timeout=30, what="two workers")
         workers = _children(proc.pid)
         assert all(_get(f"http://127.0.0.1:{port}/widget") == 200 for _ in range(20))
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(20) == 0
-        wait_until(lambda: not any(Path(f"/proc/{w}").exists() for w in workers), timeout=20,
-                   what="workers to exit")
+        wait_until(
+            lambda: not any(Path(f"/proc/{w}").exists() for w in workers),
+            timeout=20,
+            what="workers to exit",
+        )
     finally:
         if proc.poll() is None:
             proc.kill()

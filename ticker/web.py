@@ -68,7 +68,9 @@ class BadRequest(Exception):
 
 def error_response(status: int, error: str, message: str) -> web.Response:
     body = ErrorDocument(error=error, message=message).model_dump_json().encode()
-    return web.Response(body=body, status=status, content_type="application/json", headers=ERROR_HEADERS)
+    return web.Response(
+        body=body, status=status, content_type="application/json", headers=ERROR_HEADERS
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -188,7 +190,11 @@ class Policy:
             f"default-src 'none'; style-src {styles}; img-src data:; base-uri 'none'; "
             f"form-action 'none'; frame-ancestors {self.frame_ancestors}"
         )
-        return {**self._embeddable, "Content-Security-Policy": csp, "Referrer-Policy": "strict-origin"}
+        return {
+            **self._embeddable,
+            "Content-Security-Policy": csp,
+            "Referrer-Policy": "strict-origin",
+        }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,7 +207,11 @@ def accepts_gzip(header: str) -> bool:
     for part in header.lower().split(","):
         coding, _, params = part.strip().partition(";")
         if coding.strip() in ("gzip", "*"):
-            q = params.strip().removeprefix("q=").strip() if params.strip().startswith("q=") else "1"
+            q = (
+                params.strip().removeprefix("q=").strip()
+                if params.strip().startswith("q=")
+                else "1"
+            )
             try:
                 return float(q) > 0
             except ValueError:
@@ -302,7 +312,9 @@ def setup_routes(app: web.Application) -> None:
 
         return ("observations", v.stations), render
 
-    def station(query: Sequence[tuple[str, str]], match: Mapping[str, str]) -> tuple[object, Renderer]:
+    def station(
+        query: Sequence[tuple[str, str]], match: Mapping[str, str]
+    ) -> tuple[object, Renderer]:
         parse_variant(query, allowed=NO_PARAMS, station_ids=ids)
         raw = match["id"]
         wanted = int(raw) if _STATION_ID.match(raw) else None
