@@ -15,7 +15,7 @@ from ticker.errors import ConfigError
 from ticker.live import LiveSnapshot
 from ticker.poller import Poller
 from ticker.sources.sim import SimSource
-from ticker.web import check_frame_ancestors
+from ticker.headers import check_frame_ancestors
 from ticker.workers import FrontDoorRunner
 
 from .helpers import parse_widget
