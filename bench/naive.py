@@ -1,4 +1,4 @@
-"""The naive baseline: every request reads Redis and renders the template (what the hot path avoids)."""
+"""The naive baseline: every request reads Redis and renders the template."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ import sys
 from datetime import UTC, datetime
 
 from aiohttp import web
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from ticker.config import Settings, load_stations
 from ticker.render import build_view, observations_document, render_widget
-from redis.asyncio import BlockingConnectionPool, Redis
-
 from ticker.store import Store
 from ticker.workers import new_event_loop
 
@@ -21,15 +20,22 @@ def main() -> None:
     stations = load_stations(settings.stations_path())
 
     async def redis_ctx(app: web.Application):  # type: ignore[no-untyped-def]
-        pool = BlockingConnectionPool.from_url(redis_url, max_connections=128, decode_responses=True)
+        pool = BlockingConnectionPool.from_url(
+            redis_url, max_connections=128, decode_responses=True
+        )
         app["store"] = Store(Redis(connection_pool=pool))
         yield
         await app["store"].redis.aclose()
 
     async def snapshot_view(request: web.Request):  # type: ignore[no-untyped-def]
         snap = await request.app["store"].load_snapshot()
-        return build_view(stations, snap.observations, datetime.now(UTC), version=snap.version,
-                          hard_max_age_s=settings.hard_max_age_s)
+        return build_view(
+            stations,
+            snap.observations,
+            datetime.now(UTC),
+            version=snap.version,
+            hard_max_age_s=settings.hard_max_age_s,
+        )
 
     async def widget(request: web.Request) -> web.Response:
         view = await snapshot_view(request)
@@ -37,14 +43,18 @@ def main() -> None:
 
     async def observations(request: web.Request) -> web.Response:
         view = await snapshot_view(request)
-        return web.Response(body=observations_document(view).model_dump_json().encode(),
-                            content_type="application/json")
+        return web.Response(
+            body=observations_document(view).model_dump_json().encode(),
+            content_type="application/json",
+        )
 
     app = web.Application()
     app.cleanup_ctx.append(redis_ctx)
     app.router.add_get("/widget", widget)
     app.router.add_get("/v1/observations", observations)
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, loop=new_event_loop())
+    web.run_app(
+        app, host="127.0.0.1", port=port, print=None, access_log=None, loop=new_event_loop()
+    )
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import os
 import platform
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -79,12 +80,17 @@ def fetch(url: str) -> tuple[bytes, str]:
         return resp.read(), resp.headers.get("ETag", "")
 
 
-def wrk(url: str, *, duration: int, connections: int, etag: str | None = None) -> tuple[float, float]:
+def wrk(
+    url: str, *, duration: int, connections: int, etag: str | None = None
+) -> tuple[float, float]:
     """Requests/s and p99 latency in ms from one wrk run."""
     args = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
     if etag:
         args += ["-H", f"If-None-Match: {etag}"]
-    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout  # noqa: S603
+    done = subprocess.run([*args, url], capture_output=True, text=True, check=False)  # noqa: S603
+    if done.returncode != 0:
+        raise RuntimeError(f"wrk failed on {url}: {done.stdout}{done.stderr}")
+    out = done.stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     value, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
     p99 = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
@@ -101,7 +107,7 @@ def machine() -> str:
             break
     mem_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))  # type: ignore[union-attr]
     try:
-        import uvloop  # noqa: F401, PLC0415
+        import uvloop  # noqa: F401
 
         loop = "uvloop"
     except ImportError:
@@ -118,8 +124,13 @@ async def fill_redis(url: str) -> None:
     stations = load_stations(settings.stations_path())
     redis = connect(url)
     try:
-        poller = Poller(stations=stations, source=SimSource(), store=Store(redis),
-                        clock=lambda: datetime.now(UTC), interval_s=60)
+        poller = Poller(
+            stations=stations,
+            source=SimSource(),
+            store=Store(redis),
+            clock=lambda: datetime.now(UTC),
+            interval_s=60,
+        )
         result = await poller.run_once()
         assert result.outcome == "ok", result
     finally:
@@ -130,7 +141,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=3, help="alternating runs; the best of each is kept")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="alternating rounds; medians are reported"
+    )
     args = parser.parse_args()
     for tool in ("nginx", "wrk"):
         if shutil.which(tool) is None:
@@ -145,13 +158,33 @@ def main() -> int:
     redis_url = f"redis://127.0.0.1:{redis_port}/0"
     try:
         asyncio.run(fill_redis(redis_url))
-        env = {**os.environ, "TICKER_REDIS_URL": redis_url, "TICKER_SOURCE": "sim",
-               "TICKER_LOG_LEVEL": "WARNING"}
+        env = {
+            **os.environ,
+            "TICKER_REDIS_URL": redis_url,
+            "TICKER_SOURCE": "sim",
+            "TICKER_LOG_LEVEL": "WARNING",
+        }
         ticker_port, naive_port, nginx_port = free_port(), free_port(), free_port()
-        procs.append(subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "ticker", "serve", "--role", "web", "--workers", "1",
-             "--port", str(ticker_port)], env=env))
-        procs.append(subprocess.Popen([sys.executable, str(HERE / "naive.py"), str(naive_port), redis_url]))  # noqa: S603
+        procs.append(
+            subprocess.Popen(  # noqa: S603
+                [
+                    sys.executable,
+                    "-m",
+                    "ticker",
+                    "serve",
+                    "--role",
+                    "web",
+                    "--workers",
+                    "1",
+                    "--port",
+                    str(ticker_port),
+                ],
+                env=env,
+            )
+        )
+        procs.append(
+            subprocess.Popen([sys.executable, str(HERE / "naive.py"), str(naive_port), redis_url])
+        )  # noqa: S603
         ticker = f"http://127.0.0.1:{ticker_port}"
         naive = f"http://127.0.0.1:{naive_port}"
         wait_http(ticker + "/widget")
@@ -170,6 +203,14 @@ def main() -> int:
         procs.append(subprocess.Popen(["nginx", "-c", str(conf), "-e", str(tmp / "error.log")]))  # noqa: S603, S607
         nginx = f"http://127.0.0.1:{nginx_port}"
         wait_http(nginx + "/widget")
+        bare_port = free_port()
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, str(HERE / "bare.py"), str(bare_port), str(www / "widget")]
+            )
+        )  # noqa: S603
+        bare = f"http://127.0.0.1:{bare_port}"
+        wait_http(bare + "/")
         _, nginx_etag = fetch(nginx + "/widget")
         assert fetch(nginx + "/widget")[0] == widget
 
@@ -179,32 +220,67 @@ def main() -> int:
             ("/v1/observations 200", "/v1/observations", None, None),
         ]
         print(f"machine: {machine()}")
-        print(f"widget body {len(widget)} bytes, observations body {len(observations)} bytes; "
-              f"wrk -t1 -c{args.connections} -d{args.duration}s, best of {args.rounds} alternating rounds")
-        best: dict[tuple[str, str], tuple[float, float]] = {}
+        print(
+            f"widget body {len(widget)} bytes, observations body {len(observations)} bytes; "
+            f"wrk -t1 -c{args.connections} -d{args.duration}s, {args.rounds} alternating rounds"
+        )
+        runs: dict[tuple[str, str], list[tuple[float, float]]] = {}
+        ratios: dict[str, list[float]] = {}
         for _ in range(args.rounds):
             for label, path, t_etag, n_etag in cases:
+                pair = {}
                 for who, base, etag in (("ticker", ticker, t_etag), ("nginx", nginx, n_etag)):
-                    rps, p99 = wrk(base + path, duration=args.duration, connections=args.connections, etag=etag)
-                    key = (label, who)
-                    if key not in best or rps > best[key][0]:
-                        best[key] = (rps, p99)
-            for label, path in (("/widget 200", "/widget"), ("/v1/observations 200", "/v1/observations")):
-                rps, p99 = wrk(naive + path, duration=args.duration, connections=args.connections)
-                key = (label, "naive")
-                if key not in best or rps > best[key][0]:
-                    best[key] = (rps, p99)
+                    pair[who] = wrk(
+                        base + path, duration=args.duration, connections=args.connections, etag=etag
+                    )
+                    runs.setdefault((label, who), []).append(pair[who])
+                # The ratio is taken within a round: both servers measured back to back.
+                ratios.setdefault(label, []).append(pair["ticker"][0] / pair["nginx"][0])
+            bare_rps = wrk(bare + "/widget", duration=args.duration, connections=args.connections)
+            runs.setdefault(("/widget 200", "bare"), []).append(bare_rps)
+            ratios.setdefault("bare", []).append(
+                bare_rps[0] / runs[("/widget 200", "nginx")][-1][0]
+            )
+            for label, path in (
+                ("/widget 200", "/widget"),
+                ("/v1/observations 200", "/v1/observations"),
+            ):
+                runs.setdefault((label, "naive"), []).append(
+                    wrk(naive + path, duration=args.duration, connections=args.connections)
+                )
+
+        def med(label: str, who: str) -> tuple[float, float]:
+            got = runs[(label, who)]
+            return statistics.median(r[0] for r in got), statistics.median(r[1] for r in got)
 
         print()
-        print("| case | ticker req/s | ticker p99 ms | nginx req/s | nginx p99 ms | ticker/nginx | naive req/s | naive p99 ms | ticker/naive |")
+        print(
+            f"medians over {args.rounds} rounds; ticker/nginx is the median of per-round ratios "
+            "(min-max in brackets)"
+        )
+        print(
+            "| case | ticker req/s | ticker p99 ms | nginx req/s | nginx p99 ms | ticker/nginx | naive req/s | naive p99 ms | ticker/naive |"
+        )
         print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for label, *_ in cases:
-            t_rps, t_p99 = best[(label, "ticker")]
-            n_rps, n_p99 = best[(label, "nginx")]
-            naive_row = best.get((label, "naive"))
-            nv = (f"{naive_row[0]:.0f} | {naive_row[1]:.2f} | {t_rps / naive_row[0]:.1f}x"
-                  if naive_row else "- | - | -")
-            print(f"| {label} | {t_rps:.0f} | {t_p99:.2f} | {n_rps:.0f} | {n_p99:.2f} | {t_rps / n_rps:.2f} | {nv} |")
+            t_rps, t_p99 = med(label, "ticker")
+            n_rps, n_p99 = med(label, "nginx")
+            r = ratios[label]
+            ratio = f"{statistics.median(r):.2f} ({min(r):.2f}-{max(r):.2f})"
+            if (label, "naive") in runs:
+                v_rps, v_p99 = med(label, "naive")
+                nv = f"{v_rps:.0f} | {v_p99:.1f} | {t_rps / v_rps:.0f}x"
+            else:
+                nv = "- | - | -"
+            print(
+                f"| {label} | {t_rps:.0f} | {t_p99:.2f} | {n_rps:.0f} | {n_p99:.2f} | {ratio} | {nv} |"
+            )
+        b_rps, b_p99 = med("/widget 200", "bare")
+        r = ratios["bare"]
+        print(
+            f"| reference: bare aiohttp web.Server, same bytes | {b_rps:.0f} | {b_p99:.2f} | | | "
+            f"{statistics.median(r):.2f} ({min(r):.2f}-{max(r):.2f}) | | | |"
+        )
         print(f"\nload average after the run: {os.getloadavg()}")
     finally:
         for proc in procs:

@@ -107,15 +107,23 @@ class Browser:
         for fut in self._pending.values():
             if not fut.done():
                 fut.set_exception(CDPError("the DevTools connection closed"))
-        self.closed_by = getattr(self, "closed_by", None) or f"end of stream, close code {self._ws.close_code}"
+        self.closed_by = (
+            getattr(self, "closed_by", None) or f"end of stream, close code {self._ws.close_code}"
+        )
 
     async def send(
-        self, method: str, params: dict[str, Any] | None = None, *, session: str | None = None,
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        *,
+        session: str | None = None,
         timeout: float = 30.0,
     ) -> dict[str, Any]:
         assert self._ws is not None
         if self._ws.closed or self._reader is None or self._reader.done():
-            raise CDPError(f"DevTools connection gone: {getattr(self, 'closed_by', None)}; chromium exit {self.proc.poll() if self.proc else None}")
+            raise CDPError(
+                f"DevTools connection gone: {getattr(self, 'closed_by', None)}; chromium exit {self.proc.poll() if self.proc else None}"
+            )
         msg_id = next(self._ids)
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[msg_id] = fut
@@ -135,7 +143,9 @@ class Browser:
             raise CDPError(f"{method}: {answer['error'].get('message')}")
         return dict(answer.get("result", {}))
 
-    async def wait_event(self, session: str | None, method: str, *, timeout: float = 30.0) -> dict[str, Any]:
+    async def wait_event(
+        self, session: str | None, method: str, *, timeout: float = 30.0
+    ) -> dict[str, Any]:
         """Wait for the next ``method`` event of a session that has not been consumed yet."""
         deadline = time.monotonic() + timeout
         while True:
@@ -223,11 +233,18 @@ class Page:
         for method, params in self.browser.events.get(self.session, []):
             if method == "Runtime.exceptionThrown":
                 details = params["exceptionDetails"]
-                out.append(f"exception: {details.get('text')} {details.get('exception', {}).get('description', '')}")
+                out.append(
+                    f"exception: {details.get('text')} {details.get('exception', {}).get('description', '')}"
+                )
             elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-                out.append("console: " + " ".join(str(a.get("value", a.get("description"))) for a in params["args"]))
+                out.append(
+                    "console: "
+                    + " ".join(str(a.get("value", a.get("description"))) for a in params["args"])
+                )
             elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
-                out.append(f"log ({params['entry'].get('source')}): {params['entry'].get('text')} {params['entry'].get('url', '')}")
+                out.append(
+                    f"log ({params['entry'].get('source')}): {params['entry'].get('text')} {params['entry'].get('url', '')}"
+                )
         return out
 
     def exceptions(self) -> list[str]:

@@ -30,11 +30,19 @@ CLS = """new Promise(resolve => {
 })"""
 
 
-async def _ticker(aiohttp_server, settings: Settings, stations: list[Station], store: Store, clock: FixedClock):
+async def _ticker(
+    aiohttp_server, settings: Settings, stations: list[Station], store: Store, clock: FixedClock
+):
     poller = Poller(stations=stations, source=SimSource(), store=store, clock=clock, interval_s=60)
     assert (await poller.run_once()).outcome == "ok"
-    app = create_app(settings, stations=stations, redis=store.redis, clock=clock, role="web",
-                     snapshot_check_s=3600)
+    app = create_app(
+        settings,
+        stations=stations,
+        redis=store.redis,
+        clock=clock,
+        role="web",
+        snapshot_check_s=3600,
+    )
     return await aiohttp_server(app)
 
 
@@ -57,14 +65,24 @@ async def _section_text(page: Page, section: str) -> str:
 async def _frame_text(browser: Browser, page: Page) -> str:
     """Text of the demo's iframe, whether Chromium runs it in the page's process or its own."""
     doc = await page.document()
-    iframe = next((n for n in walk(find(doc, "id", "iframe") or {}) if n.get("nodeName") == "IFRAME"), None)
+    iframe = next(
+        (n for n in walk(find(doc, "id", "iframe") or {}) if n.get("nodeName") == "IFRAME"), None
+    )
     assert iframe is not None
     if "contentDocument" in iframe:
         return text(iframe["contentDocument"])
     targets = await browser.send("Target.getTargets")
-    frame = next(t for t in targets["targetInfos"] if t["type"] == "iframe" and "/widget/frame" in t["url"])
-    attached = await browser.send("Target.attachToTarget", {"targetId": frame["targetId"], "flatten": True})
-    root = (await browser.send("DOM.getDocument", {"depth": -1, "pierce": True}, session=attached["sessionId"]))["root"]
+    frame = next(
+        t for t in targets["targetInfos"] if t["type"] == "iframe" and "/widget/frame" in t["url"]
+    )
+    attached = await browser.send(
+        "Target.attachToTarget", {"targetId": frame["targetId"], "flatten": True}
+    )
+    root = (
+        await browser.send(
+            "DOM.getDocument", {"depth": -1, "pierce": True}, session=attached["sessionId"]
+        )
+    )["root"]
     return text(root)
 
 
@@ -102,7 +120,12 @@ async def test_demo_page_shows_the_ticker_in_all_three_embeds(
             assert station.name in shown, (where, station.name)
     assert page.errors() == []
     assert await page.evaluate(CLS) == 0
-    assert await page.evaluate("document.querySelector('[data-kma-ticker]').getBoundingClientRect().height") == 40
+    assert (
+        await page.evaluate(
+            "document.querySelector('[data-kma-ticker]').getBoundingClientRect().height"
+        )
+        == 40
+    )
     # One global namespace at most: the script defines none.
     assert await page.evaluate("Object.keys(window).filter(k => /ticker|kma/i.test(k)).length") == 0
 
@@ -118,14 +141,21 @@ async def test_frame_applies_its_styles_under_its_own_csp_and_honours_reduced_mo
     page = await browser.new_page(width=900, height=40)
     await page.goto(str(server.make_url("/widget/frame")))
     # The CSP allows the page's <style> elements by hash only: wrong hashes would leave it unstyled.
-    assert await page.evaluate("document.querySelector('.kma-ticker').getBoundingClientRect().height") == 40
+    assert (
+        await page.evaluate("document.querySelector('.kma-ticker').getBoundingClientRect().height")
+        == 40
+    )
     track = "getComputedStyle(document.querySelector('.kt-track')).animationName"
     assert await page.evaluate(track) == "kma-ticker-scroll"
     await page.send(
-        "Emulation.setEmulatedMedia", {"features": [{"name": "prefers-reduced-motion", "value": "reduce"}]}
+        "Emulation.setEmulatedMedia",
+        {"features": [{"name": "prefers-reduced-motion", "value": "reduce"}]},
     )
     assert await page.evaluate(track) == "none"
-    assert await page.evaluate("getComputedStyle(document.querySelector('.kt-clone')).display") == "none"
+    assert (
+        await page.evaluate("getComputedStyle(document.querySelector('.kt-clone')).display")
+        == "none"
+    )
     assert page.errors() == []
     await page.screenshot(ARTIFACTS / "browser-frame-reduced-motion.png")
 
@@ -177,12 +207,20 @@ async def test_script_embed_with_the_service_stopped_leaves_the_page_intact(
         for path, failing in (("/dead", "/embed.js"), ("/cached", "/widget")):
             await page.goto(str(host_server.make_url(path)))
             failed = await browser.wait_event(page.session, "Network.loadingFailed", timeout=20)
-            urls = {p["requestId"]: p["request"]["url"] for m, p in browser.events.get(page.session, [])
-                    if m == "Network.requestWillBeSent"}
+            urls = {
+                p["requestId"]: p["request"]["url"]
+                for m, p in browser.events.get(page.session, [])
+                if m == "Network.requestWillBeSent"
+            }
             assert urls[failed["requestId"]].endswith(failing), (path, urls)
             assert page.exceptions() == [], path
-            assert await page.evaluate("document.getElementById('headline').textContent") == "Headline of the article"
-            top = await page.evaluate("document.getElementById('after').getBoundingClientRect().top")
+            assert (
+                await page.evaluate("document.getElementById('headline').textContent")
+                == "Headline of the article"
+            )
+            top = await page.evaluate(
+                "document.getElementById('after').getBoundingClientRect().top"
+            )
             assert top == await page.evaluate("window.firstTop"), path
             assert await page.evaluate(CLS) == 0, path
             holder = await page.evaluate(
@@ -190,8 +228,8 @@ async def test_script_embed_with_the_service_stopped_leaves_the_page_intact(
                 " return h ? h.getBoundingClientRect().height : null; })()"
             )
             assert holder == (None if path == "/dead" else 40), path
-            await page.screenshot(ARTIFACTS / f"browser-service-stopped{path.replace('/', '-')}.png")
+            await page.screenshot(
+                ARTIFACTS / f"browser-service-stopped{path.replace('/', '-')}.png"
+            )
     finally:
         release.set()
-
-

@@ -15,13 +15,20 @@ from ticker.errors import ConfigError
 from ticker.live import LiveSnapshot
 from ticker.poller import Poller
 from ticker.sources.sim import SimSource
-from ticker.web import check_frame_ancestors
+from ticker.headers import check_frame_ancestors
 from ticker.workers import FrontDoorRunner
 
 from .helpers import parse_widget
 
-CACHEABLE = ["/widget", "/widget/frame", "/embed.js", "/demo", "/v1/observations", "/v1/stations/108",
-             "/widget?lang=en&theme=dark&layout=list&stations=108,98"]
+CACHEABLE = [
+    "/widget",
+    "/widget/frame",
+    "/embed.js",
+    "/demo",
+    "/v1/observations",
+    "/v1/stations/108",
+    "/widget?lang=en&theme=dark&layout=list&stations=108,98",
+]
 EMBEDDABLE = ("/widget", "/embed.js")
 CC = re.compile(r"^public, max-age=\d+, stale-while-revalidate=\d+, stale-if-error=\d+$")
 
@@ -30,7 +37,14 @@ CC = re.compile(r"^public, max-age=\d+, stale-while-revalidate=\d+, stale-if-err
 async def client(aiohttp_client, settings, stations, store, clock):
     poller = Poller(stations=stations, source=SimSource(), store=store, clock=clock, interval_s=60)
     assert (await poller.run_once()).outcome == "ok"
-    app = create_app(settings, stations=stations, redis=store.redis, clock=clock, role="web", snapshot_check_s=3600)
+    app = create_app(
+        settings,
+        stations=stations,
+        redis=store.redis,
+        clock=clock,
+        role="web",
+        snapshot_check_s=3600,
+    )
     return await aiohttp_client(app)
 
 
@@ -60,20 +74,34 @@ async def test_cacheable_headers_and_304_on_every_route(client, path):
 
 
 async def test_gzip_copy_is_the_same_bytes(client):
-    plain = await (await client.get("/widget", auto_decompress=False, headers={"Accept-Encoding": "identity"})).read()
+    plain = await (
+        await client.get("/widget", auto_decompress=False, headers={"Accept-Encoding": "identity"})
+    ).read()
     resp = await client.get("/widget", auto_decompress=False, headers={"Accept-Encoding": "gzip"})
     assert resp.headers["Content-Encoding"] == "gzip"
     assert gzip.decompress(await resp.read()) == plain
-    refused = await client.get("/widget", auto_decompress=False, headers={"Accept-Encoding": "gzip;q=0"})
+    refused = await client.get(
+        "/widget", auto_decompress=False, headers={"Accept-Encoding": "gzip;q=0"}
+    )
     assert "Content-Encoding" not in refused.headers
 
 
-@pytest.mark.parametrize("path,status", [
-    ("/widget?zq<x>=1", 400), ("/widget?lang=zq<x>", 400), ("/widget?lang=ko&lang=en", 400),
-    ("/widget?stations=108,zq", 400), ("/widget?stations=1", 400),
-    ("/widget?theme=" + "a" * 400, 400), ("/embed.js?v=zq1", 400), ("/v1/observations?lang=en", 400),
-    ("/zq<x>", 404), ("/v1/stations/999", 404), ("/v1/stations/zq", 404),
-])
+@pytest.mark.parametrize(
+    "path,status",
+    [
+        ("/widget?zq<x>=1", 400),
+        ("/widget?lang=zq<x>", 400),
+        ("/widget?lang=ko&lang=en", 400),
+        ("/widget?stations=108,zq", 400),
+        ("/widget?stations=1", 400),
+        ("/widget?theme=" + "a" * 400, 400),
+        ("/embed.js?v=zq1", 400),
+        ("/v1/observations?lang=en", 400),
+        ("/zq<x>", 404),
+        ("/v1/stations/999", 404),
+        ("/v1/stations/zq", 404),
+    ],
+)
 async def test_errors_are_json_no_store_and_never_echo(client, path, status):
     resp = await client.get(path)
     assert resp.status == status
@@ -84,7 +112,14 @@ async def test_errors_are_json_no_store_and_never_echo(client, path, status):
 
 
 async def test_405_and_500_are_no_store(aiohttp_client, settings, stations, store, clock):
-    app = create_app(settings, stations=stations, redis=store.redis, clock=clock, role="web", snapshot_check_s=3600)
+    app = create_app(
+        settings,
+        stations=stations,
+        redis=store.redis,
+        clock=clock,
+        role="web",
+        snapshot_check_s=3600,
+    )
 
     async def boom(request: web.Request) -> web.Response:
         raise RuntimeError("secret detail")
@@ -123,7 +158,9 @@ async def test_variant_cache_is_bounded(client, stations):
             resp = await client.get(f"/widget?stations={ids[i]},{ids[j]}")
             assert resp.status == 200
     assert live.variant_count <= live.max_variants
-    small = LiveSnapshot(stations, clock=live.clock, hard_max_age_s=3600, max_variants=4, max_aliases=8)
+    small = LiveSnapshot(
+        stations, clock=live.clock, hard_max_age_s=3600, max_variants=4, max_aliases=8
+    )
     for n in range(100):
         small.get(("k", n), lambda view: (b"x", "text/plain", {}), alias=f"/x?{n}")
     assert small.variant_count == 4 and small.alias_count == 8
@@ -134,11 +171,12 @@ async def test_hot_path_neither_renders_nor_reads_redis(client, store):
     await client.get("/widget")
     renders = live.renders
     before = int((await store.redis.info("stats"))["total_commands_processed"])
-    for _ in range(50):
+    for _ in range(200):
         assert (await client.get("/widget")).status == 200
     after = int((await store.redis.info("stats"))["total_commands_processed"])
     assert live.renders == renders
-    assert after - before <= 1  # the INFO call itself
+    # The INFO call itself, plus the follower's start-up (SUBSCRIBE, GET version) if it is late.
+    assert after - before <= 3
 
 
 async def test_tick_shows_staleness_and_the_new_date_without_new_data(client, clock):
@@ -162,7 +200,14 @@ async def test_frame_csp_hashes_its_styles_and_ancestors_come_from_settings(
     import hashlib
 
     settings = settings.model_copy(update={"frame_ancestors": "https://news.example 'self'"})
-    app = create_app(settings, stations=stations, redis=store.redis, clock=clock, role="web", snapshot_check_s=3600)
+    app = create_app(
+        settings,
+        stations=stations,
+        redis=store.redis,
+        clock=clock,
+        role="web",
+        snapshot_check_s=3600,
+    )
     client = await aiohttp_client(app)
     resp = await client.get("/widget/frame")
     csp = resp.headers["Content-Security-Policy"]
@@ -171,7 +216,12 @@ async def test_frame_csp_hashes_its_styles_and_ancestors_come_from_settings(
     for style in re.findall(r"<style>(.*?)</style>", await resp.text(), re.DOTALL):
         digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
         assert f"'sha256-{digest}'" in csp
-    for bad in ("", "https://a.example; script-src *", "'none' https://a.example", "javascript:x\n"):
+    for bad in (
+        "",
+        "https://a.example; script-src *",
+        "'none' https://a.example",
+        "javascript:x\n",
+    ):
         with pytest.raises(ConfigError):
             check_frame_ancestors(bad)
 
@@ -179,14 +229,27 @@ async def test_frame_csp_hashes_its_styles_and_ancestors_come_from_settings(
 async def test_front_door_answers_like_the_app(settings, stations, store, clock, unused_tcp_port):
     poller = Poller(stations=stations, source=SimSource(), store=store, clock=clock, interval_s=60)
     await poller.run_once()
-    app = create_app(settings, stations=stations, redis=store.redis, clock=clock, role="web", snapshot_check_s=3600)
+    app = create_app(
+        settings,
+        stations=stations,
+        redis=store.redis,
+        clock=clock,
+        role="web",
+        snapshot_check_s=3600,
+    )
     runner = FrontDoorRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", unused_tcp_port)
     await site.start()
     try:
         async with ClientSession(base_url=f"http://127.0.0.1:{unused_tcp_port}") as http:
-            for path in ("/widget", "/widget", "/widget?lang=en", "/widget?lang=en", "/v1/observations"):
+            for path in (
+                "/widget",
+                "/widget",
+                "/widget?lang=en",
+                "/widget?lang=en",
+                "/v1/observations",
+            ):
                 async with http.get(path) as resp:
                     assert resp.status == 200
                     assert CC.match(resp.headers["Cache-Control"])

@@ -29,7 +29,9 @@ from ticker.store import EMPTY_SNAPSHOT, Snapshot, Store
 logger = logging.getLogger(__name__)
 
 GZIP_MIN_BYTES = 512
-MAX_VARIANTS = 256  # rendered variants kept per process; a flood of distinct URLs evicts, never grows
+MAX_VARIANTS = (
+    256  # rendered variants kept per process; a flood of distinct URLs evicts, never grows
+)
 MAX_ALIASES = 1024  # raw request paths remembered as shortcuts to a variant
 RENDERS_PER_YIELD = 4  # a re-render pass gives the loop back this often, so requests keep flowing
 
@@ -150,7 +152,7 @@ class LiveSnapshot:
         return None if entry is None else entry[1]
 
     def get(self, key: Hashable, renderer: Renderer, *, alias: str | None = None) -> Rendered:
-        """The rendered variant for ``key``, rendering it on first use; remember ``alias`` for it."""
+        """The variant for ``key``, rendered on first use; remember ``alias`` as a shortcut."""
         entry = self._variants.get(key)
         if entry is None:
             entry = (renderer, self._render(renderer, self.view(), None))
@@ -171,7 +173,7 @@ class LiveSnapshot:
         return make_rendered(body, content_type, headers)
 
     async def rerender(self) -> None:
-        """Re-render every kept variant with the current clock, old bytes served until each is done."""
+        """Re-render every kept variant with the clock; old bytes are served until each is done."""
         self._pass += 1
         this_pass = self._pass
         view = self._build_view()
@@ -279,14 +281,14 @@ def stop_if_cancelled() -> None:
         raise asyncio.CancelledError
 
 
-async def _next_message(pubsub: PubSub, timeout: float) -> object:
+async def _next_message(pubsub: PubSub, wait_s: float) -> object:
     """Wait for a pub/sub message; unlike a bare get_message, this can be cancelled.
 
     redis-py's ``PubSub.get_message(timeout=...)`` swallows a CancelledError and returns None,
     so a task waiting in it would never stop. The wait runs in its own task behind a shield:
     cancelling the caller always raises here, and the reader is stopped before the pubsub closes.
     """
-    reader = asyncio.create_task(pubsub.get_message(timeout=timeout))
+    reader = asyncio.create_task(pubsub.get_message(timeout=wait_s))
     try:
         return await asyncio.shield(reader)
     except asyncio.CancelledError:

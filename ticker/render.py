@@ -160,7 +160,9 @@ def build_view(
     return View(now=now, items=tuple(items), version=version)
 
 
-def observations_document(view: View, station_ids: Sequence[int] | None = None) -> ObservationsDocument:
+def observations_document(
+    view: View, station_ids: Sequence[int] | None = None
+) -> ObservationsDocument:
     """The JSON document of GET /v1/observations."""
     wanted = None if station_ids is None else set(station_ids)
     rows = []

@@ -1,4 +1,4 @@
-"""Serving on every core: N worker processes share one port with SO_REUSEPORT; uvloop when installed."""
+"""Serving on every core: N processes share one port (SO_REUSEPORT); uvloop when installed."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ RESTART_DELAY_S = 1.0
 def new_event_loop() -> asyncio.AbstractEventLoop:
     """A uvloop loop when uvloop is installed (the 'fast' extra), else the standard one."""
     try:
-        import uvloop  # noqa: PLC0415 - optional dependency
+        import uvloop
     except ImportError:
         return asyncio.new_event_loop()
     return uvloop.new_event_loop()
@@ -45,7 +45,7 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
 
 def loop_name() -> str:
     try:
-        import uvloop  # noqa: F401, PLC0415
+        import uvloop  # noqa: F401
     except ImportError:
         return "asyncio"
     return "uvloop"
@@ -131,8 +131,8 @@ def roles(role: str, count: int) -> list[str]:
 
 
 def _worker(settings: Settings, stations: Sequence[Station], role: str) -> None:  # pragma: no cover
-    from ticker.app import create_app  # noqa: PLC0415 - imported in the child process
-    from ticker.logs import setup_logging  # noqa: PLC0415
+    from ticker.app import create_app
+    from ticker.logs import setup_logging
 
     setup_logging(settings.log_level, settings.log_format)
     app = create_app(settings, stations=stations, role=role)
@@ -168,7 +168,9 @@ def serve_workers(settings: Settings, stations: Sequence[Station]) -> int:
             wait([p.sentinel for p in procs], timeout=0.5)
             for i, proc in enumerate(procs):
                 if not stopping and proc.exitcode is not None:
-                    logger.warning("worker %s exited with %s; restarting it", proc.pid, proc.exitcode)
+                    logger.warning(
+                        "worker %s exited with %s; restarting it", proc.pid, proc.exitcode
+                    )
                     time.sleep(RESTART_DELAY_S)
                     procs[i] = _start(ctx, settings, stations, plan[i])
     finally:

@@ -1,0 +1,129 @@
+"""Response headers: the caching and embedding policy, conditional requests, sending bytes."""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from aiohttp import web
+
+from ticker.config import Settings
+from ticker.errors import ConfigError
+from ticker.live import Rendered
+from ticker.render import style_hashes
+
+_ANCESTOR = re.compile(
+    r"^(\*|'self'|'none'|[a-z][a-z0-9+.-]*:|([a-z][a-z0-9+.-]*://)?(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*(:([0-9]{1,5}|\*))?)$",
+    re.IGNORECASE,
+)
+
+
+def check_frame_ancestors(value: str) -> str:
+    """The CSP frame-ancestors source list from configuration, or ConfigError."""
+    tokens = value.split()
+    if not tokens or any(not _ANCESTOR.match(t) for t in tokens):
+        msg = "TICKER_FRAME_ANCESTORS: expected CSP sources such as '*' or 'https://news.example'"
+        raise ConfigError(msg)
+    if "'none'" in tokens and len(tokens) > 1:
+        msg = "TICKER_FRAME_ANCESTORS: 'none' cannot be combined with other sources"
+        raise ConfigError(msg)
+    return " ".join(tokens)
+
+
+# ---------------------------------------------------------------------------------------------
+# Headers
+
+
+class Policy:
+    """The header sets of each kind of answer, fixed from the settings at start-up."""
+
+    def __init__(self, settings: Settings) -> None:
+        period = int(settings.effective_poll_interval_s)
+        max_age = max(10, period // 2)
+        stale_if_error = max(period, settings.hard_max_age_s - period)
+        # Never s-maxage: it implies proxy-revalidate, and shared caches would stop serving stale.
+        self.cache_control = (
+            f"public, max-age={max_age}, stale-while-revalidate={period}, "
+            f"stale-if-error={stale_if_error}"
+        )
+        self.script_cache_control = (
+            "public, max-age=3600, stale-while-revalidate=86400, stale-if-error=604800"
+        )
+        self.frame_ancestors = check_frame_ancestors(settings.frame_ancestors)
+        base = {"Vary": "Accept-Encoding", "X-Content-Type-Options": "nosniff"}
+        self._embeddable = {
+            **base,
+            "Cache-Control": self.cache_control,
+            "Access-Control-Allow-Origin": "*",
+            "Cross-Origin-Resource-Policy": "cross-origin",
+        }
+        self.json = {
+            **self._embeddable,
+            "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+            "X-Frame-Options": "DENY",
+        }
+        self.script = {**self._embeddable, "Cache-Control": self.script_cache_control}
+        self.fragment = {
+            **base,
+            "Cache-Control": self.cache_control,
+            "Access-Control-Allow-Origin": "*",
+        }
+        self.demo = {
+            **base,
+            "Cache-Control": self.cache_control,
+            "Content-Security-Policy": "frame-ancestors 'none'",
+            "X-Frame-Options": "DENY",
+        }
+
+    def embeddable(self, html: str) -> dict[str, str]:
+        """Headers of an embeddable page: a hash-based CSP and no X-Frame-Options."""
+        styles = " ".join(style_hashes(html)) or "'none'"
+        csp = (
+            f"default-src 'none'; style-src {styles}; img-src data:; base-uri 'none'; "
+            f"form-action 'none'; frame-ancestors {self.frame_ancestors}"
+        )
+        return {
+            **self._embeddable,
+            "Content-Security-Policy": csp,
+            "Referrer-Policy": "strict-origin",
+        }
+
+
+@functools.lru_cache(maxsize=256)
+def accepts_gzip(header: str) -> bool:
+    """Whether an Accept-Encoding value takes gzip (q=0 refuses it)."""
+    for part in header.lower().split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip() in ("gzip", "*"):
+            q = (
+                params.strip().removeprefix("q=").strip()
+                if params.strip().startswith("q=")
+                else "1"
+            )
+            try:
+                return float(q) > 0
+            except ValueError:
+                return False
+    return False
+
+
+def etag_matches(header: str, etag: str) -> bool:
+    """If-None-Match uses the weak comparison: W/ prefixes are ignored."""
+    if header == etag:
+        return True
+    if header.strip() == "*":
+        return True
+    return any(tag.strip().removeprefix("W/") == etag for tag in header.split(","))
+
+
+def send(request: web.Request, rendered: Rendered) -> web.Response:
+    """Answer with pre-rendered bytes: 304 on a matching ETag, gzip when the client takes it."""
+    headers = request.headers
+    inm = headers.get("If-None-Match")
+    if inm is not None and etag_matches(inm, rendered.etag):
+        return web.Response(status=304, headers=rendered.not_modified_headers)
+    if rendered.gzip is not None:
+        ae = headers.get("Accept-Encoding")
+        if ae is not None and accepts_gzip(ae):
+            return web.Response(body=rendered.gzip, headers=rendered.gzip_headers)
+    return web.Response(body=rendered.body, headers=rendered.headers)
