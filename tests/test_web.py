@@ -12,10 +12,10 @@ from aiohttp import ClientSession, web
 from ticker import keys
 from ticker.app import create_app
 from ticker.errors import ConfigError
+from ticker.headers import check_frame_ancestors
 from ticker.live import LiveSnapshot
 from ticker.poller import Poller
 from ticker.sources.sim import SimSource
-from ticker.headers import check_frame_ancestors
 from ticker.workers import FrontDoorRunner
 
 from .helpers import parse_widget
