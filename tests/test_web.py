@@ -261,3 +261,13 @@ async def test_front_door_answers_like_the_app(settings, stations, store, clock,
                 assert resp.status == 200
     finally:
         await runner.cleanup()
+
+
+async def test_embed_script_is_filled_in_and_takes_no_parameters(client, stations):
+    resp = await client.get("/embed.js")
+    assert resp.headers["Content-Type"] == "text/javascript; charset=utf-8"
+    text = await resp.text()
+    assert "__TICKER_" not in text
+    assert f"var STATIONS = {len(stations)};" in text
+    assert 'attachShadow({ mode: "closed" })' in text
+    assert (await client.get("/embed.js?v=2")).status == 400
