@@ -12,10 +12,10 @@ from aiohttp import ClientSession, web
 from ticker import keys
 from ticker.app import create_app
 from ticker.errors import ConfigError
+from ticker.headers import check_frame_ancestors
 from ticker.live import LiveSnapshot
 from ticker.poller import Poller
 from ticker.sources.sim import SimSource
-from ticker.headers import check_frame_ancestors
 from ticker.workers import FrontDoorRunner
 
 from .helpers import parse_widget
@@ -262,3 +262,21 @@ async def test_front_door_answers_like_the_app(settings, stations, store, clock,
                 assert resp.status == 200
     finally:
         await runner.cleanup()
+
+
+async def test_embed_script_is_filled_in_and_takes_no_parameters(client, stations):
+    resp = await client.get("/embed.js")
+    assert resp.headers["Content-Type"] == "text/javascript; charset=utf-8"
+    text = await resp.text()
+    assert "__TICKER_" not in text
+    assert f"var STATIONS = {len(stations)};" in text
+    assert 'attachShadow({ mode: "closed" })' in text
+    assert (await client.get("/embed.js?v=2")).status == 400
+
+
+async def test_cache_control_helper_matches_what_routes_send(client):
+    from ticker.web import cache_control  # noqa: PLC0415
+
+    resp = await client.get("/widget")
+    request = type("R", (), {"app": client.app})()
+    assert cache_control(request) == resp.headers["Cache-Control"]  # type: ignore[arg-type]
