@@ -103,28 +103,6 @@ def parse_variant(
     )
 
 
-def allowed_query(
-    request: web.Request, allowed: Mapping[str, tuple[str, ...] | None]
-) -> dict[str, str]:
-    """The query as a dict, or BadRequest for an unknown, repeated or out-of-list parameter."""
-    out: dict[str, str] = {}
-    for name, value in request.query.items():
-        if name not in allowed:
-            raise BadRequest("unknown query parameter")
-        if name in out:
-            raise BadRequest("repeated query parameter")
-        choices = allowed[name]
-        if choices is not None and value not in choices:
-            raise BadRequest(f"'{name}' must be one of: {', '.join(choices)}")
-        out[name] = value
-    return out
-
-
-def cache_control(request: web.Request) -> str:
-    """The Cache-Control value of cacheable answers, from the app's settings."""
-    return Policy(request.app[keys.SETTINGS]).cache_control
-
-
 def _choice(seen: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
     value = seen.get(name)
     if value is None:
