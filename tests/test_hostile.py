@@ -69,3 +69,37 @@ async def test_methods_bodies_and_unknown_paths(aiohttp_client, settings, statio
     for path in ("/healthz?x=1", "/v1/freshness?x=1", "/status?x", "/metrics?x=1", "/openapi.json?x=1"):
         resp = await client.get(path)
         assert resp.status == 400, path
+
+
+class FrontDoorTestServer(TestServer):
+    """aiohttp's TestServer, served by the front-door runner `ticker serve` uses."""
+
+    async def _make_runner(self, **kwargs: Any) -> web.BaseRunner:
+        from ticker.workers import FrontDoorRunner  # noqa: PLC0415
+
+        return FrontDoorRunner(self.app, **kwargs)
+
+
+async def test_front_door_hits_are_counted_and_unparseable_requests_do_not_echo(
+    settings, stations, store, clock
+):
+    import aiohttp  # noqa: PLC0415
+
+    await Poller(stations=stations, source=SimSource(), store=store, clock=clock, interval_s=60).run_once()
+    app = create_app(settings, stations=stations, redis=store.redis, clock=clock, role="web")
+    async with FrontDoorTestServer(app, host="127.0.0.1") as server:
+        base = f"http://127.0.0.1:{server.port}"
+        async with aiohttp.ClientSession() as http:
+            for _ in range(25):
+                async with http.get(base + "/widget") as resp:
+                    assert resp.status == 200
+            async with http.get(base + "/metrics") as resp:
+                text = await resp.text()
+        raw = await send_raw("127.0.0.1", server.port, "/widget?lang=zqfront\\x01")
+    line = next(
+        line for line in text.splitlines()
+        if line.startswith("ticker_http_requests_total{") and 'route="/widget"' in line and 'status="200"' in line
+    )
+    assert float(line.rsplit(" ", 1)[1]) >= 25
+    assert "ticker_served_data_age_seconds_count" in text
+    assert b"zqfront" not in raw and raw.split(b" ", 2)[1] == b"400"

@@ -6,6 +6,7 @@ import bisect
 import logging
 import os
 import socket
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 
@@ -262,16 +263,32 @@ def _reader_observer(app: web.Application) -> Callable[[str, int, str], None]:
     # Looked up once: this runs on every widget hit.
     metrics, live, clock = app[keys.METRICS], app[keys.LIVE], app[keys.CLOCK]
     hard_max_age_s = app[keys.SETTINGS].hard_max_age_s
+    # The age served moves with the clock, not per request: work it out at most once a second.
+    cached: dict[tuple[int, str], float | None] = {}
+    cached_second = [-1]
+
+    def age_of(route: str, station_raw: str) -> float | None:
+        second = int(time.monotonic())
+        if second != cached_second[0]:
+            cached.clear()
+            cached_second[0] = second
+        key = (id(live.snapshot), station_raw if route == "/v1/stations/{id}" else "")
+        if key in cached:
+            return cached[key]
+        now = clock().timestamp()
+        if route == "/v1/stations/{id}":
+            sid = int(station_raw) if station_raw.isdigit() else None
+            age = ages.station(live.snapshot, now, sid) if sid is not None else None
+        else:
+            age = ages.oldest_shown(live.snapshot, now, hard_max_age_s)
+        if len(cached) < 64:
+            cached[key] = age
+        return age
 
     def observe(route: str, status: int, station_raw: str) -> None:
         metrics.count_request(route, status)
         if route in READER_ROUTES and status in (200, 304):
-            now = clock().timestamp()
-            if route == "/v1/stations/{id}":
-                sid = int(station_raw) if station_raw.isdigit() else None
-                age = ages.station(live.snapshot, now, sid) if sid is not None else None
-            else:
-                age = ages.oldest_shown(live.snapshot, now, hard_max_age_s)
+            age = age_of(route, station_raw)
             if age is not None:
                 metrics.served_age.observe(max(0.0, age))
 
@@ -279,18 +296,28 @@ def _reader_observer(app: web.Application) -> Callable[[str, int, str], None]:
 
 
 STATION_PREFIX = "/v1/stations/"
+MAX_HOT_ROUTES = 2048
 
 
-def hot_observer(app: web.Application) -> Callable[[web.BaseRequest, web.StreamResponse], None]:
-    """The same accounting for answers the front door sends without routing."""
+def hot_observer(app: web.Application) -> Callable[[str, int], None]:
+    """The same accounting for answers the front door sends without routing, by raw path."""
     observe = _reader_observer(app)
+    # Raw path -> (route label, station id text); only kept variants' paths get here, so it stays
+    # small, and parsing the path once per distinct URL keeps the hot path cheap.
+    routes: dict[str, tuple[str, str]] = {}
 
-    def hot(request: web.BaseRequest, response: web.StreamResponse) -> None:
-        path = request.path
-        if path.startswith(STATION_PREFIX):
-            observe("/v1/stations/{id}", response.status, path[len(STATION_PREFIX) :])
-        else:
-            observe(path, response.status, "")
+    def hot(raw_path: str, status: int) -> None:
+        hit = routes.get(raw_path)
+        if hit is None:
+            path = raw_path.partition("?")[0]
+            if path.startswith(STATION_PREFIX):
+                hit = ("/v1/stations/{id}", path[len(STATION_PREFIX) :])
+            else:
+                hit = (path, "")
+            if len(routes) >= MAX_HOT_ROUTES:
+                routes.clear()
+            routes[raw_path] = hit
+        observe(hit[0], status, hit[1])
 
     return hot
 

@@ -78,10 +78,11 @@ def front_door(
 
     async def handle(request: web.BaseRequest) -> web.StreamResponse:
         if request.method == "GET" and not request.body_exists:
-            rendered = lookup(request.raw_path)
+            raw_path = request.raw_path
+            rendered = lookup(raw_path)
             if rendered is not None:
                 response = send(request, rendered)  # type: ignore[arg-type]
-                observe(request, response)
+                observe(raw_path, response.status)
                 return response
         return await routed(request)
 
