@@ -83,3 +83,21 @@ def wait_until(predicate: Callable[[], bool], *, timeout: float = 10.0, what: st
             return
         time.sleep(0.02)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+async def poll_sim(stations, store, clock) -> None:  # type: ignore[no-untyped-def]
+    """One sim poll cycle into the test's Redis; it must succeed."""
+    from ticker.poller import Poller  # noqa: PLC0415
+    from ticker.sources.sim import SimSource  # noqa: PLC0415
+
+    poller = Poller(stations=stations, source=SimSource(), store=store, clock=clock, interval_s=60)
+    result = await poller.run_once()
+    assert result.outcome == "ok", result
+
+
+def web_app(settings, stations, store, clock, **kwargs):  # type: ignore[no-untyped-def]
+    """A web-role app on the test's Redis and clock (no periodic check unless asked)."""
+    from ticker.app import create_app  # noqa: PLC0415
+
+    kwargs.setdefault("snapshot_check_s", 3600)
+    return create_app(settings, stations=stations, redis=store.redis, clock=clock, role="web", **kwargs)

@@ -8,15 +8,13 @@ from pathlib import Path
 import pytest
 from aiohttp import ClientSession, ClientTimeout, web
 
-from ticker.app import create_app
 from ticker.config import Settings
 from ticker.models import Station
-from ticker.poller import Poller
-from ticker.sources.sim import SimSource
 from ticker.store import Store
 
 from .cdp import Browser, Page, find, text, walk
 from .conftest import ROOT, FixedClock
+from .helpers import poll_sim, web_app
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -33,16 +31,8 @@ CLS = """new Promise(resolve => {
 async def _ticker(
     aiohttp_server, settings: Settings, stations: list[Station], store: Store, clock: FixedClock
 ):
-    poller = Poller(stations=stations, source=SimSource(), store=store, clock=clock, interval_s=60)
-    assert (await poller.run_once()).outcome == "ok"
-    app = create_app(
-        settings,
-        stations=stations,
-        redis=store.redis,
-        clock=clock,
-        role="web",
-        snapshot_check_s=3600,
-    )
+    await poll_sim(stations, store, clock)
+    app = web_app(settings, stations, store, clock)
     return await aiohttp_server(app)
 
 

@@ -10,9 +10,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ticker.models import Observation, Station
-from ticker.render import Variant, build_view, observations_document, render_frame, render_widget, station_json
-from ticker.web import inert_json, load_embed_js
+from ticker.render import (
+    Variant,
+    build_view,
+    observations_document,
+    render_frame,
+    render_widget,
+    station_json,
+)
 from ticker.weather import Condition
+from ticker.web import inert_json, load_embed_js
 
 NOW = datetime(2025, 7, 28, 6, 5, tzinfo=UTC)
 NASTY = ["<script>alert(1)</script>", "</script><script>x()</script>", '"><img src=x onerror=alert(1)>',

@@ -10,8 +10,8 @@ from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
 from ticker.embedded import free_port, start_redis_server, stop_redis_server
-from ticker.live import stop_if_cancelled
 from ticker.lease import SAFETY, PollLease
+from ticker.live import stop_if_cancelled
 from ticker.metrics import Metrics
 from ticker.models import Observation
 from ticker.poller import Poller

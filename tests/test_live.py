@@ -8,15 +8,12 @@ from pydantic import ValidationError
 from ticker import keys
 from ticker.app import create_app
 from ticker.live import LiveSnapshot
-from ticker.poller import Poller
-from ticker.sources.sim import SimSource
 
-from .helpers import wait_for
+from .helpers import poll_sim, wait_for, web_app
 
 
 async def _poll(stations, store, clock) -> None:
-    poller = Poller(stations=stations, source=SimSource(), store=store, clock=clock, interval_s=60)
-    assert (await poller.run_once()).outcome == "ok"
+    await poll_sim(stations, store, clock)
 
 
 async def test_a_new_version_is_served_after_the_pubsub_announcement(
@@ -24,14 +21,7 @@ async def test_a_new_version_is_served_after_the_pubsub_announcement(
 ):
     await _poll(stations, store, clock)
     # The periodic check is an hour away: only the announcement can bring the new version in.
-    app = create_app(
-        settings,
-        stations=stations,
-        redis=store.redis,
-        clock=clock,
-        role="web",
-        snapshot_check_s=3600,
-    )
+    app = web_app(settings, stations, store, clock)
     client = await aiohttp_client(app)
     live = app[keys.LIVE]
     first = await client.get("/widget")

@@ -10,7 +10,6 @@ import pytest
 from aiohttp import ClientSession, web
 
 from ticker import keys
-from ticker.app import create_app
 from ticker.errors import ConfigError
 from ticker.headers import check_frame_ancestors
 from ticker.live import LiveSnapshot
@@ -18,7 +17,7 @@ from ticker.poller import Poller
 from ticker.sources.sim import SimSource
 from ticker.workers import FrontDoorRunner
 
-from .helpers import parse_widget
+from .helpers import parse_widget, poll_sim, web_app
 
 CACHEABLE = [
     "/widget",
@@ -35,16 +34,8 @@ CC = re.compile(r"^public, max-age=\d+, stale-while-revalidate=\d+, stale-if-err
 
 @pytest.fixture
 async def client(aiohttp_client, settings, stations, store, clock):
-    poller = Poller(stations=stations, source=SimSource(), store=store, clock=clock, interval_s=60)
-    assert (await poller.run_once()).outcome == "ok"
-    app = create_app(
-        settings,
-        stations=stations,
-        redis=store.redis,
-        clock=clock,
-        role="web",
-        snapshot_check_s=3600,
-    )
+    await poll_sim(stations, store, clock)
+    app = web_app(settings, stations, store, clock)
     return await aiohttp_client(app)
 
 
@@ -112,14 +103,7 @@ async def test_errors_are_json_no_store_and_never_echo(client, path, status):
 
 
 async def test_405_and_500_are_no_store(aiohttp_client, settings, stations, store, clock):
-    app = create_app(
-        settings,
-        stations=stations,
-        redis=store.redis,
-        clock=clock,
-        role="web",
-        snapshot_check_s=3600,
-    )
+    app = web_app(settings, stations, store, clock)
 
     async def boom(request: web.Request) -> web.Response:
         raise RuntimeError("secret detail")
@@ -200,14 +184,7 @@ async def test_frame_csp_hashes_its_styles_and_ancestors_come_from_settings(
     import hashlib
 
     settings = settings.model_copy(update={"frame_ancestors": "https://news.example 'self'"})
-    app = create_app(
-        settings,
-        stations=stations,
-        redis=store.redis,
-        clock=clock,
-        role="web",
-        snapshot_check_s=3600,
-    )
+    app = web_app(settings, stations, store, clock)
     client = await aiohttp_client(app)
     resp = await client.get("/widget/frame")
     csp = resp.headers["Content-Security-Policy"]
@@ -229,14 +206,7 @@ async def test_frame_csp_hashes_its_styles_and_ancestors_come_from_settings(
 async def test_front_door_answers_like_the_app(settings, stations, store, clock, unused_tcp_port):
     poller = Poller(stations=stations, source=SimSource(), store=store, clock=clock, interval_s=60)
     await poller.run_once()
-    app = create_app(
-        settings,
-        stations=stations,
-        redis=store.redis,
-        clock=clock,
-        role="web",
-        snapshot_check_s=3600,
-    )
+    app = web_app(settings, stations, store, clock)
     runner = FrontDoorRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", unused_tcp_port)
