@@ -78,7 +78,7 @@ class Fault(BaseModel):
         default_factory=list, description="stations with an older second row"
     )
     future: list[int] = Field(
-        default_factory=list, description="stations with a row from the future"
+        default_factory=list, description="stations with a row future_minutes after the clock"
     )
     future_minutes: int = Field(default=60, ge=1)
     bad_rows: list[int] = Field(
@@ -276,12 +276,13 @@ class FakeApiHub:
                 if column in COLUMNS:
                     values[column] = _token(value)
             if sid in fault.future:
-                ahead = station_row(
-                    self.station(sid), hour + timedelta(minutes=fault.future_minutes)
+                # Ahead of the fake's clock, not of the hour: near the end of an hour a row "one
+                # hour after the hour" would be only minutes in the future.
+                at = (self.clock().astimezone(KST) + timedelta(minutes=fault.future_minutes)).replace(
+                    second=0, microsecond=0
                 )
-                ahead["TM"] = (hour + timedelta(minutes=fault.future_minutes)).strftime(
-                    "%Y%m%d%H%M"
-                )
+                ahead = station_row(self.station(sid), at)
+                ahead["TM"] = at.strftime("%Y%m%d%H%M")
                 ahead["TA"] = "45.5"
                 lines.append(format_row(ahead))
             line = format_row(values)
