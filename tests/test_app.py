@@ -4,26 +4,14 @@ from __future__ import annotations
 
 import json
 
-from ticker.app import create_app
 from ticker.config import Settings
-from ticker.models import Station
-from ticker.poller import Poller
-from ticker.sources.sim import SimSource
-from ticker.store import Store
 
-from .conftest import FixedClock
-from .helpers import parse_widget
-
-
-async def _poll(stations: list[Station], store: Store, clock: FixedClock) -> None:
-    poller = Poller(stations=stations, source=SimSource(), store=store, clock=clock, interval_s=60)
-    result = await poller.run_once()
-    assert result.outcome == "ok", result
+from .helpers import parse_widget, poll_sim, web_app
 
 
 async def test_widget_shows_every_station_in_order(aiohttp_client, settings, stations, store, clock):
-    await _poll(stations, store, clock)
-    client = await aiohttp_client(create_app(settings, stations=stations, redis=store.redis, clock=clock, role="web"))
+    await poll_sim(stations, store, clock)
+    client = await aiohttp_client(web_app(settings, stations, store, clock))
     resp = await client.get("/widget")
     assert resp.status == 200
     assert resp.headers["Content-Type"] == "text/html; charset=utf-8"
@@ -39,8 +27,8 @@ async def test_widget_shows_every_station_in_order(aiohttp_client, settings, sta
 
 
 async def test_observations_document_has_the_contract_shape(aiohttp_client, settings, stations, store, clock):
-    await _poll(stations, store, clock)
-    client = await aiohttp_client(create_app(settings, stations=stations, redis=store.redis, clock=clock, role="web"))
+    await poll_sim(stations, store, clock)
+    client = await aiohttp_client(web_app(settings, stations, store, clock))
     resp = await client.get("/v1/observations")
     assert resp.status == 200
     assert resp.headers["Access-Control-Allow-Origin"] == "*"
@@ -60,8 +48,8 @@ async def test_observations_document_has_the_contract_shape(aiohttp_client, sett
 
 
 async def test_station_route_and_unknown_station(aiohttp_client, settings, stations, store, clock):
-    await _poll(stations, store, clock)
-    client = await aiohttp_client(create_app(settings, stations=stations, redis=store.redis, clock=clock, role="web"))
+    await poll_sim(stations, store, clock)
+    client = await aiohttp_client(web_app(settings, stations, store, clock))
     resp = await client.get("/v1/stations/108")
     assert resp.status == 200
     assert json.loads(await resp.text())["name"] == "서울"

@@ -7,11 +7,9 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from ticker.app import create_app
-from ticker.poller import Poller
 from ticker.server import make_runner
-from ticker.sources.sim import SimSource
 
+from .helpers import poll_sim, web_app
 from .hostile import run_hostile, send_raw
 
 
@@ -23,7 +21,7 @@ class SafeTestServer(TestServer):
 
 
 async def test_unparseable_requests_get_json_without_echo(settings, stations, store, clock):
-    app = create_app(settings, stations=stations, redis=store.redis, clock=clock, role="web")
+    app = web_app(settings, stations, store, clock)
     async with SafeTestServer(app, host="127.0.0.1") as server:
         raw = await send_raw("127.0.0.1", server.port, "/widget?lang=zqmarker\x00<b>")
         bad_line = await send_raw("127.0.0.1", server.port, "/<script>zqmarker2 </script>")
@@ -36,8 +34,8 @@ async def test_unparseable_requests_get_json_without_echo(settings, stations, st
 
 
 async def test_hostile_requests_get_no_5xx_and_no_echo(settings, stations, store, clock):
-    await Poller(stations=stations, source=SimSource(), store=store, clock=clock, interval_s=60).run_once()
-    app = create_app(settings, stations=stations, redis=store.redis, clock=clock, role="web")
+    await poll_sim(stations, store, clock)
+    app = web_app(settings, stations, store, clock)
     async with SafeTestServer(app, host="127.0.0.1") as server:
         outcome = await run_hostile("127.0.0.1", server.port, 600, seed=7)
     print(f"\nhostile: {outcome.total} requests, statuses {dict(sorted(outcome.statuses.items()))}")
@@ -48,7 +46,7 @@ async def test_hostile_requests_get_no_5xx_and_no_echo(settings, stations, store
 
 
 async def test_methods_bodies_and_unknown_paths(aiohttp_client, settings, stations, store, clock):
-    app = create_app(settings, stations=stations, redis=store.redis, clock=clock, role="web")
+    app = web_app(settings, stations, store, clock)
     client = await aiohttp_client(app)
     for method in ("POST", "PUT", "DELETE", "PATCH"):
         resp = await client.request(method, "/widget")
@@ -85,8 +83,8 @@ async def test_front_door_hits_are_counted_and_unparseable_requests_do_not_echo(
 ):
     import aiohttp  # noqa: PLC0415
 
-    await Poller(stations=stations, source=SimSource(), store=store, clock=clock, interval_s=60).run_once()
-    app = create_app(settings, stations=stations, redis=store.redis, clock=clock, role="web")
+    await poll_sim(stations, store, clock)
+    app = web_app(settings, stations, store, clock)
     async with FrontDoorTestServer(app, host="127.0.0.1") as server:
         base = f"http://127.0.0.1:{server.port}"
         async with aiohttp.ClientSession() as http:

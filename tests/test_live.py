@@ -12,14 +12,10 @@ from ticker.live import LiveSnapshot
 from .helpers import poll_sim, wait_for, web_app
 
 
-async def _poll(stations, store, clock) -> None:
-    await poll_sim(stations, store, clock)
-
-
 async def test_a_new_version_is_served_after_the_pubsub_announcement(
     aiohttp_client, settings, stations, store, clock
 ):
-    await _poll(stations, store, clock)
+    await poll_sim(stations, store, clock)
     # The periodic check is an hour away: only the announcement can bring the new version in.
     app = web_app(settings, stations, store, clock)
     client = await aiohttp_client(app)
@@ -33,7 +29,7 @@ async def test_a_new_version_is_served_after_the_pubsub_announcement(
 
     await wait_for(subscribed, what="the follower to subscribe")
     clock.advance(hours=1)
-    await _poll(stations, store, clock)
+    await poll_sim(stations, store, clock)
 
     async def moved() -> bool:
         return live.version > version
@@ -47,7 +43,7 @@ async def test_a_new_version_is_served_after_the_pubsub_announcement(
 async def test_the_periodic_check_catches_a_missed_announcement(
     aiohttp_client, settings, stations, store, clock
 ):
-    await _poll(stations, store, clock)
+    await poll_sim(stations, store, clock)
     app = create_app(
         settings,
         stations=stations,
@@ -68,7 +64,7 @@ async def test_the_periodic_check_catches_a_missed_announcement(
 
 
 async def test_bad_stored_data_never_replaces_the_served_snapshot(stations, store, clock):
-    await _poll(stations, store, clock)
+    await poll_sim(stations, store, clock)
     live = LiveSnapshot(stations, clock=clock, hard_max_age_s=3600)
     await live.refresh(store)
     good = live.snapshot
