@@ -73,7 +73,7 @@ class FrontDoorTestServer(TestServer):
     """aiohttp's TestServer, served by the front-door runner `ticker serve` uses."""
 
     async def _make_runner(self, **kwargs: Any) -> web.BaseRunner:
-        from ticker.workers import FrontDoorRunner  # noqa: PLC0415
+        from ticker.frontdoor import FrontDoorRunner  # noqa: PLC0415
 
         return FrontDoorRunner(self.app, **kwargs)
 

@@ -160,7 +160,16 @@ async def test_two_processes_share_one_metrics_directory(workers, store) -> None
                 assert resp.status == 200
                 return await resp.text()
 
-        # Whichever process the scrape lands on, it counts the requests of both.
+        # Whichever process the scrape lands on, it counts the requests of both: each process
+        # folds its front-door counts into the shared files at its own scrapes and once a second.
+        async def counted_everywhere() -> bool:
+            for url in (poller.url, web.url):
+                text = await scrape(url)
+                if sample(text, "ticker_served_data_age_seconds_count") != 8:
+                    return False
+            return True
+
+        await wait_for(counted_everywhere, timeout=10, what="both processes' hits in each scrape")
         for url in (poller.url, web.url):
             text = await scrape(url)
             assert sample(text, "ticker_http_requests_total", route="/widget", status="200") == 8

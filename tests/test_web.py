@@ -11,11 +11,11 @@ from aiohttp import ClientSession, web
 
 from ticker import keys
 from ticker.errors import ConfigError
+from ticker.frontdoor import FrontDoorRunner
 from ticker.headers import check_frame_ancestors
 from ticker.live import LiveSnapshot
 from ticker.poller import Poller
 from ticker.sources.sim import SimSource
-from ticker.workers import FrontDoorRunner
 
 from .helpers import parse_widget, poll_sim, web_app
 

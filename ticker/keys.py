@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from redis.asyncio import Redis
@@ -16,6 +17,9 @@ from ticker.models import Station
 from ticker.poller import Poller
 from ticker.store import Store
 
+if TYPE_CHECKING:
+    from ticker.ops import HotTally
+
 SETTINGS = web.AppKey("settings", Settings)
 STATIONS: web.AppKey[list[Station]] = web.AppKey("stations")
 CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
@@ -25,3 +29,4 @@ LIVE = web.AppKey("live", LiveSnapshot)
 POLLER = web.AppKey("poller", Poller)
 LEASE = web.AppKey("lease", PollLease)
 METRICS = web.AppKey("metrics", Metrics)
+HOT_TALLY: web.AppKey[HotTally] = web.AppKey("hot_tally")

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
+from ticker import wire
 from ticker.errors import StoreError
 from ticker.models import Station
 from ticker.render import View, build_view
@@ -47,6 +48,10 @@ class Rendered:
     headers: Mapping[str, str] = field(default_factory=dict)  # a 200 with the plain body
     gzip_headers: Mapping[str, str] = field(default_factory=dict)  # a 200 with the gzip body
     not_modified_headers: Mapping[str, str] = field(default_factory=dict)  # a 304
+    # The same three answers serialized for the front door, up to (not including) Date/Server.
+    head: bytes = b""
+    gzip_head: bytes = b""
+    not_modified_head: bytes = b""
 
 
 def make_rendered(
@@ -60,14 +65,19 @@ def make_rendered(
     # A 304 carries the validator and the caching headers the 200 would have (RFC 9110 15.4.5).
     common = {**(headers or {}), "ETag": etag}
     plain = {**common, "Content-Type": content_type}
+    zipped = {**plain, "Content-Encoding": "gzip"} if packed is not None else plain
+    plain_head = wire.head(200, plain, len(body))
     return Rendered(
         body=body,
         gzip=packed,
         etag=etag,
         content_type=content_type,
         headers=plain,
-        gzip_headers={**plain, "Content-Encoding": "gzip"} if packed is not None else plain,
+        gzip_headers=zipped,
         not_modified_headers=common,
+        head=plain_head,
+        gzip_head=wire.head(200, zipped, len(packed)) if packed is not None else plain_head,
+        not_modified_head=wire.head(304, common, None),
     )
 
 

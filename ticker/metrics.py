@@ -144,17 +144,43 @@ class Metrics:
         if result.outcome in ("ok", "partial"):
             self.last_poll_success.labels(result.source).set(result.started_at)
 
-    def count_request(self, route: str, status: int) -> None:
-        """Count one HTTP answer (children cached: this runs on every widget hit)."""
+    def count_request(self, route: str, status: int, count: int = 1) -> None:
+        """Count HTTP answers by route and status (children cached: routed hits call this each)."""
         child = self._requests.get((route, status))
         if child is None:
             child = self._requests[(route, status)] = self.http_requests.labels(route, str(status))
-        child.inc()
+        child.inc(count)
+
+    def observe_served_age(self, age_s: float, count: int = 1) -> None:
+        """Observe the data age of ``count`` answers that all served the same age."""
+        observe_many(self.served_age, age_s, count)
 
     def process_exited(self, pid: int | None = None) -> None:
         """Drop a finished process's live gauges (is_leader, snapshot version) from the merge."""
         if self.multiproc_dir is not None:
             multiprocess.mark_process_dead(pid or os.getpid(), self.multiproc_dir)  # type: ignore[no-untyped-call]
+
+
+def observe_many(histogram: Histogram, value: float, count: int) -> None:
+    """What ``count`` calls of ``histogram.observe(value)`` record, in one step.
+
+    prometheus_client has no bulk observe; this adds to the sum and the one bucket that
+    ``observe`` would, through the same value objects (so multiprocess files stay right). A
+    client library without those attributes gets the plain loop.
+    """
+    if count <= 0:
+        return
+    try:
+        total, buckets, bounds = histogram._sum, histogram._buckets, histogram._upper_bounds
+    except AttributeError:  # pragma: no cover - a prometheus_client with other internals
+        for _ in range(count):
+            histogram.observe(value)
+        return
+    total.inc(value * count)
+    for bucket, bound in zip(buckets, bounds, strict=True):
+        if value <= bound:
+            bucket.inc(count)
+            return
 
 
 _STATION = ("station", "name")

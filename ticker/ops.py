@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import logging
 import os
@@ -17,6 +18,7 @@ from prometheus_client.aiohttp import make_aiohttp_handler
 from ticker import keys
 from ticker.errors import StoreError
 from ticker.freshness import State, TransitionLog, assess, human_age
+from ticker.live import cancel_and_wait
 from ticker.models import KST
 from ticker.poller import CycleResult
 from ticker.report import FreshnessReport, headline, load_report, poller_health
@@ -70,15 +72,19 @@ def setup_ops_routes(app: web.Application, *, role: str) -> None:
     app.router.add_get("/readyz", _readyz(role))
     # Outermost, so it sees the status the client gets, after errors became JSON answers.
     app.middlewares.insert(0, _request_metrics(app))
+    app[keys.HOT_TALLY] = HotTally(app)
     app.cleanup_ctx.append(_ops_ctx)
 
 
 async def _ops_ctx(app: web.Application) -> AsyncIterator[None]:
-    metrics = app[keys.METRICS]
+    metrics, tally = app[keys.METRICS], app[keys.HOT_TALLY]
     # ticker_is_leader follows the poll lease (set by the lease's on_change), not the role.
     if keys.POLLER in app:
         metrics.init_source(app[keys.POLLER].source.name)
+    folding = asyncio.create_task(_fold_hot_counts(tally), name="ticker-hot-counts")
     yield
+    await cancel_and_wait([folding])
+    tally.flush()
     metrics.process_exited()
 
 
@@ -143,6 +149,7 @@ def _metrics_handler(app: web.Application) -> Handler:
         _no_query(request)
         report = await current_report(request.app)
         metrics.state.update(report)
+        request.app[keys.HOT_TALLY].flush()
         live = request.app[keys.LIVE]
         if live.loaded:
             metrics.snapshot_version.set(live.version)
@@ -257,7 +264,7 @@ def _route_of(request: web.Request) -> str:
     return resource.canonical if resource is not None else UNMATCHED
 
 
-def _reader_observer(app: web.Application) -> Callable[[str, int, str], None]:
+def _reader_observer(app: web.Application) -> Callable[[str, int, str, int], None]:
     """Count a request by route and status; for reader answers, observe the data age served."""
     ages = _AgeIndex()
     # Looked up once: this runs on every widget hit.
@@ -285,41 +292,70 @@ def _reader_observer(app: web.Application) -> Callable[[str, int, str], None]:
             cached[key] = age
         return age
 
-    def observe(route: str, status: int, station_raw: str) -> None:
-        metrics.count_request(route, status)
+    def observe(route: str, status: int, station_raw: str, count: int) -> None:
+        metrics.count_request(route, status, count)
         if route in READER_ROUTES and status in (200, 304):
             age = age_of(route, station_raw)
             if age is not None:
-                metrics.served_age.observe(max(0.0, age))
+                metrics.observe_served_age(max(0.0, age), count)
 
     return observe
 
 
 STATION_PREFIX = "/v1/stations/"
 MAX_HOT_ROUTES = 2048
+HOT_FLUSH_S = 1.0
 
 
-def hot_observer(app: web.Application) -> Callable[[str, int], None]:
-    """The same accounting for answers the front door sends without routing, by raw path."""
-    observe = _reader_observer(app)
-    # Raw path -> (route label, station id text); only kept variants' paths get here, so it stays
-    # small, and parsing the path once per distinct URL keeps the hot path cheap.
-    routes: dict[str, tuple[str, str]] = {}
+class HotTally:
+    """Answers the front door sent without routing, counted as plain integers.
 
-    def hot(raw_path: str, status: int) -> None:
-        hit = routes.get(raw_path)
+    Counting a hit is one dictionary update. The totals go into the request counter and the
+    served-age histogram in bulk: at every scrape of /metrics and once a second, so that with
+    several workers a scrape answered by any of them sees every worker's hits within a second.
+    The served age moves with the clock, not per request, so folding it in per second keeps
+    its buckets right.
+    """
+
+    def __init__(self, app: web.Application) -> None:
+        self.counts: dict[tuple[str, int], int] = {}  # (raw path, status) -> answers
+        self._observe = _reader_observer(app)
+        # Raw path -> (route label, station id text); only kept variants' paths get here, so it
+        # stays small, and each distinct URL is parsed once.
+        self._routes: dict[str, tuple[str, str]] = {}
+
+    def add(self, raw_path: str, status: int) -> None:
+        key = (raw_path, status)
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+    def flush(self) -> None:
+        """Fold the counts into the metrics and start again from zero."""
+        if not self.counts:
+            return
+        pending = list(self.counts.items())
+        self.counts.clear()  # in place: the front door keeps a reference to this dict
+        for (raw_path, status), count in pending:
+            route, station = self._route(raw_path)
+            self._observe(route, status, station, count)
+
+    def _route(self, raw_path: str) -> tuple[str, str]:
+        hit = self._routes.get(raw_path)
         if hit is None:
             path = raw_path.partition("?")[0]
             if path.startswith(STATION_PREFIX):
                 hit = ("/v1/stations/{id}", path[len(STATION_PREFIX) :])
             else:
                 hit = (path, "")
-            if len(routes) >= MAX_HOT_ROUTES:
-                routes.clear()
-            routes[raw_path] = hit
-        observe(hit[0], status, hit[1])
+            if len(self._routes) >= MAX_HOT_ROUTES:
+                self._routes.clear()
+            self._routes[raw_path] = hit
+        return hit
 
-    return hot
+
+async def _fold_hot_counts(tally: HotTally) -> None:
+    while True:
+        await asyncio.sleep(HOT_FLUSH_S)
+        tally.flush()
 
 
 def _request_metrics(app: web.Application) -> Callable[..., Awaitable[web.StreamResponse]]:
@@ -336,7 +372,7 @@ def _request_metrics(app: web.Application) -> Callable[..., Awaitable[web.Stream
         except BaseException:
             metrics.count_request(_route_of(request), 500)
             raise
-        observe(_route_of(request), response.status, request.match_info.get("id", ""))
+        observe(_route_of(request), response.status, request.match_info.get("id", ""), 1)
         return response
 
     return count

@@ -10,20 +10,19 @@ import shutil
 import signal
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
 from aiohttp import web
 from aiohttp.web_runner import GracefulExit
-from aiohttp.web_server import Server
 
 from ticker.config import Settings
 from ticker.errors import ConfigError
+from ticker.frontdoor import FrontDoorRunner
 from ticker.metrics import MULTIPROC_ENV
 from ticker.models import Station
-from ticker.server import SafeAppRunner
 
 logger = logging.getLogger(__name__)
 
@@ -49,44 +48,6 @@ def loop_name() -> str:
     except ImportError:
         return "asyncio"
     return "uvloop"
-
-
-class FrontDoorRunner(SafeAppRunner):
-    """An AppRunner whose server answers hot GETs from the snapshot before any routing.
-
-    A GET whose raw path was already resolved to a kept variant is answered with its bytes
-    straight from the low-level server; everything else (misses, errors, other methods, other
-    routes) goes through the application as usual.
-    """
-
-    async def _make_server(self) -> Server:
-        server = await super()._make_server()
-        server.request_handler = front_door(self.app, server.request_handler)
-        return server
-
-
-def front_door(
-    app: web.Application, routed: Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
-) -> Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]:
-    """The per-request entry: a dictionary lookup and pre-rendered bytes, else the routed app."""
-    from ticker import keys  # noqa: PLC0415 - keys imports the app's modules
-    from ticker.ops import hot_observer  # noqa: PLC0415
-    from ticker.web import send  # noqa: PLC0415
-
-    lookup = app[keys.LIVE].lookup
-    observe = hot_observer(app)  # the request counters and served-age histogram, as for routed hits
-
-    async def handle(request: web.BaseRequest) -> web.StreamResponse:
-        if request.method == "GET" and not request.body_exists:
-            raw_path = request.raw_path
-            rendered = lookup(raw_path)
-            if rendered is not None:
-                response = send(request, rendered)  # type: ignore[arg-type]
-                observe(raw_path, response.status)
-                return response
-        return await routed(request)
-
-    return handle
 
 
 def run(
