@@ -92,12 +92,14 @@ async def test_poll_once_shows_what_the_rows_say(env, fake, stations, store, tmp
     fake.set_fault(values={
         98: {"TA": "-9.0", "WC": "71"},
         105: {"TA": "0.4", "RN": "1.5", "CA_TOT": "10"},
-        108: {"TA": "32.7", "CA_TOT": "0"},
+        108: {"TA": "32.7", "CA_TOT": "0", "RN": "-9.0"},
         133: {"TA": "-99.0"},
         143: {"TA": "25.0", "CA_TOT": "-9", "RN": "-9.0"},
         152: {"WC": "95", "CA_TOT": "0"},
-        156: {"TA": "-0.0", "CA_TOT": "5"},
+        156: {"TA": "-0.0", "CA_TOT": "5", "RN": "-9.0"},
     }, duplicates=[108], future=[159])  # fmt: skip
+    # Rows not set here follow the sim's weather at the time of the run; the ones asserted on a
+    # cloud word say "no rain" (RN -9.0) so that the sim raining somewhere cannot change them.
     env["TICKER_FALLBACK"] = "none"
     code, out, err = await ticker(env, "poll", "--once", cwd=tmp_path)
     lines = {
@@ -208,7 +210,7 @@ async def test_the_running_service_shows_the_rows_and_marks_fallback_values(
     fake.set_fault(
         values={
             98: {"TA": "-9.0", "WC": "71"},
-            108: {"TA": "32.7", "CA_TOT": "0"},
+            108: {"TA": "32.7", "CA_TOT": "0", "RN": "-9.0"},
             133: {"TA": "-99.0"},
         }
     )
