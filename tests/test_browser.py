@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import pytest
@@ -223,3 +224,73 @@ async def test_script_embed_with_the_service_stopped_leaves_the_page_intact(
             )
     finally:
         release.set()
+
+
+PINNED_PAGE = """<!doctype html><html lang="ko"><head><meta charset="utf-8"><title>Article</title>
+<link rel="icon" href="data:,"></head><body>
+<h1 id="headline">Headline of the article</h1>
+<div style="min-height:40px"><script async src="{src}" integrity="{integrity}" crossorigin="anonymous"></script></div>
+<p id="after">First paragraph of the article.</p>
+</body></html>"""
+
+
+async def test_pinned_script_runs_only_with_its_own_bytes(
+    aiohttp_server, browser, settings, stations, store, clock
+):
+    """Subresource Integrity: a copy with one byte changed is refused; the genuine one renders."""
+    ticker = await _ticker(aiohttp_server, settings, stations, store, clock)
+    async with ClientSession(timeout=ClientTimeout(total=10)) as http:
+        async with http.get(ticker.make_url("/demo")) as resp:
+            demo = await resp.text()
+        async with http.get(ticker.make_url("/widget")) as resp:
+            fragment = await resp.read()
+        tag = re.search(r'<script async src="(/embed\.[0-9a-f]{16}\.js)" integrity="(sha384-[^"]+)"', demo)
+        assert tag is not None, "the demo embeds the pinned script with its integrity"
+        path, integrity = tag.groups()
+        async with http.get(ticker.make_url(path)) as resp:
+            genuine = await resp.read()
+    tampered = genuine.replace(b"var TIMEOUT_MS = 3000;", b"var TIMEOUT_MS = 3001;")
+    assert len(tampered) == len(genuine) and tampered != genuine
+
+    def script(body: bytes):
+        async def handler(request: web.Request) -> web.Response:
+            return web.Response(body=body, content_type="text/javascript")
+
+        return handler
+
+    async def page(request: web.Request) -> web.Response:
+        src = "/" + request.match_info["copy"] + path
+        return web.Response(text=PINNED_PAGE.format(src=src, integrity=integrity), content_type="text/html")
+
+    async def widget(request: web.Request) -> web.Response:
+        return web.Response(body=fragment, content_type="text/html")
+
+    host = web.Application()  # a cache or CDN in between, serving the copies
+    host.router.add_get("/page/{copy}", page)
+    host.router.add_get("/genuine" + path, script(genuine))
+    host.router.add_get("/tampered" + path, script(tampered))
+    host.router.add_get("/widget", widget)
+    host_server = await aiohttp_server(host)
+    tab = await browser.new_page()
+    holder = "document.querySelector('[data-kma-ticker]') !== null"
+
+    await tab.goto(str(host_server.make_url("/page/genuine")))
+    await _until("the genuine pinned script to render", lambda: _has(tab, holder))
+    assert tab.errors() == []
+
+    await tab.goto(str(host_server.make_url("/page/tampered")))
+    await _until(
+        "the tampered copy to be refused",
+        lambda: _console_mentions(tab, "integrity"),
+    )
+    assert await tab.evaluate(holder) is False  # it never ran
+    assert tab.exceptions() == []
+    assert await tab.evaluate("document.getElementById('headline').textContent") == "Headline of the article"
+
+
+async def _has(page: Page, expression: str) -> bool:
+    return bool(await page.evaluate(expression))
+
+
+async def _console_mentions(page: Page, word: str) -> bool:
+    return any(word in e for e in page.errors())

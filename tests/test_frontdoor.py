@@ -314,3 +314,30 @@ def test_wire_heads_refuse_line_breaks():
     for bad in ({"X": "a\r\nSet-Cookie: x"}, {"X\n": "a"}, {"X": "a\0"}):
         with pytest.raises(ValueError, match="line break"):
             head(200, bad, 0)
+
+
+async def test_answers_from_the_connection_keep_it_alive_and_idle_ones_still_close(
+    settings, stations, store, clock
+):
+    timeout = 0.5
+    async with (
+        front_door(settings, stations, store, clock, keepalive_timeout=timeout) as (runner, host, port),
+        connect(host, port) as conn,
+    ):
+        await conn.send(get("/widget"))
+        await conn.answer()
+        server = runner.server
+        assert server is not None
+        (handler,) = server.connections
+        loop = asyncio.get_running_loop()
+        for _ in range(3):
+            before = answered(runner)
+            asked_at = loop.time()
+            await conn.send(get("/widget"))
+            await conn.answer()
+            assert answered(runner) == before + 1
+            # Each answer moves the idle deadline, as a routed answer does.
+            assert handler._next_keepalive_close_time >= asked_at + timeout
+        # Left idle, the connection is closed by the server's keep-alive timer.
+        assert await conn.closed()
+        assert loop.time() - asked_at >= timeout

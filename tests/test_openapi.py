@@ -11,6 +11,7 @@ from pathlib import Path
 from ticker.app import create_app
 from ticker.embedded import free_port, start_redis_server, stop_redis_server
 from ticker.openapi import build_openapi
+from ticker.web import load_embed_js, pinned_script
 
 from .conftest import ROOT
 from .fleet import get
@@ -25,7 +26,7 @@ async def test_every_route_is_documented(aiohttp_client, settings, stations, sto
     doc = json.loads(await resp.text())
     routes = {r.resource.canonical for r in app.router.routes() if r.method == "GET"}
     assert routes == set(doc["paths"])
-    assert doc == build_openapi([s.id for s in stations])
+    assert doc == build_openapi([s.id for s in stations], pinned_script(load_embed_js(len(stations))).path)
     schemas = doc["components"]["schemas"]
     assert {"ObservationsDocument", "StationObservation", "ErrorDocument", "FreshnessReport"} <= set(schemas)
 
@@ -41,16 +42,33 @@ def test_schemathesis_finds_nothing_against_the_live_service(tmp_path: Path):
         "TICKER_STATIONS_FILE": str(ROOT / "stations.yaml"),
     }
     service = subprocess.Popen(
-        [sys.executable, "-m", "ticker", "serve"], env=env, cwd=tmp_path,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "-m", "ticker", "serve"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         wait_until(lambda: get(base + "/v1/stations/108")[0] == 200, timeout=30, what="the service")
         cli = Path(sys.executable).with_name("schemathesis")
         run = subprocess.run(
-            [str(cli), "run", f"{base}/openapi.json", "--checks", "all", "--max-examples", "40",
-             "--seed", "20251125", "--no-color"],
-            cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+            [
+                str(cli),
+                "run",
+                f"{base}/openapi.json",
+                "--checks",
+                "all",
+                "--max-examples",
+                "40",
+                "--seed",
+                "20251125",
+                "--no-color",
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
             env={k: v for k, v in os.environ.items() if not k.startswith("TICKER_")},
         )
     finally:

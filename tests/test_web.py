@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
+import hashlib
 import json
 import re
 
@@ -62,6 +64,30 @@ async def test_cacheable_headers_and_304_on_every_route(client, path):
             assert again.headers[name] == h[name]
     other = await client.get(path, headers={"If-None-Match": '"other"'})
     assert other.status == 200 and await other.read() == body
+
+
+async def test_pinned_script_is_content_addressed_and_immutable(client):
+    demo = await (await client.get("/demo")).text()
+    tag = re.search(r'src="(/embed\.([0-9a-f]{16})\.js)" integrity="sha384-([A-Za-z0-9+/=]+)" crossorigin="anonymous"', demo)
+    assert tag is not None
+    path, name_hash, integrity = tag.groups()
+    resp = await client.get(path)
+    body = await resp.read()
+    assert resp.status == 200 and body == await (await client.get("/embed.js")).read()
+    digest = hashlib.sha384(body).digest()
+    assert base64.b64decode(integrity) == digest and digest.hex().startswith(name_hash)
+    h = resp.headers
+    assert h["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert h["Access-Control-Allow-Origin"] == "*" and h["Cross-Origin-Resource-Policy"] == "cross-origin"
+    assert h["Content-Type"] == "text/javascript; charset=utf-8" and "X-Frame-Options" not in h
+    again = await client.get(path, headers={"If-None-Match": h["ETag"]})
+    assert again.status == 304 and again.headers["Cache-Control"] == h["Cache-Control"]
+    # Another release's (or a made-up) hash is not this script: 404, never a different body.
+    other = "0" * 16 if name_hash != "0" * 16 else "1" * 16
+    for wrong in (f"/embed.{other}.js", f"{path}?v=1", "/embed..js", f"/embed.{name_hash}.js.map"):
+        miss = await client.get(wrong)
+        assert miss.status in (400, 404), wrong
+        assert miss.headers["Cache-Control"] == "no-store", wrong
 
 
 async def test_gzip_copy_is_the_same_bytes(client):

@@ -43,8 +43,7 @@ class Policy:
         stale_if_error = max(period, settings.hard_max_age_s - period)
         # Never s-maxage: it implies proxy-revalidate, and shared caches would stop serving stale.
         self.cache_control = (
-            f"public, max-age={max_age}, stale-while-revalidate={period}, "
-            f"stale-if-error={stale_if_error}"
+            f"public, max-age={max_age}, stale-while-revalidate={period}, stale-if-error={stale_if_error}"
         )
         self.script_cache_control = (
             "public, max-age=3600, stale-while-revalidate=86400, stale-if-error=604800"
@@ -63,6 +62,11 @@ class Policy:
             "X-Frame-Options": "DENY",
         }
         self.script = {**self._embeddable, "Cache-Control": self.script_cache_control}
+        # Content-addressed: these bytes never change under this URL.
+        self.pinned_script = {
+            **self._embeddable,
+            "Cache-Control": "public, max-age=31536000, immutable",
+        }
         self.fragment = {
             **base,
             "Cache-Control": self.cache_control,
@@ -95,11 +99,7 @@ def accepts_gzip(header: str) -> bool:
     for part in header.lower().split(","):
         coding, _, params = part.strip().partition(";")
         if coding.strip() in ("gzip", "*"):
-            q = (
-                params.strip().removeprefix("q=").strip()
-                if params.strip().startswith("q=")
-                else "1"
-            )
+            q = params.strip().removeprefix("q=").strip() if params.strip().startswith("q=") else "1"
             try:
                 return float(q) > 0
             except ValueError:

@@ -19,6 +19,7 @@ from ticker.store import Store
 
 if TYPE_CHECKING:
     from ticker.ops import HotTally
+    from ticker.web import PinnedScript
 
 SETTINGS = web.AppKey("settings", Settings)
 STATIONS: web.AppKey[list[Station]] = web.AppKey("stations")
@@ -30,3 +31,4 @@ POLLER = web.AppKey("poller", Poller)
 LEASE = web.AppKey("lease", PollLease)
 METRICS = web.AppKey("metrics", Metrics)
 HOT_TALLY: web.AppKey[HotTally] = web.AppKey("hot_tally")
+EMBED_SCRIPT: web.AppKey[PinnedScript] = web.AppKey("embed_script")

@@ -79,11 +79,9 @@ def _get(summary: str, responses: dict[str, Any], params: Sequence[dict[str, Any
     return {"get": op}
 
 
-def build_openapi(station_ids: Sequence[int]) -> dict[str, Any]:
-    """The whole document for the configured stations."""
-    _, defs = models_json_schema(
-        [(m, "serialization") for m in MODELS], ref_template=REF
-    )
+def build_openapi(station_ids: Sequence[int], pinned_script_path: str) -> dict[str, Any]:
+    """The whole document for the configured stations and the current pinned script."""
+    _, defs = models_json_schema([(m, "serialization") for m in MODELS], ref_template=REF)
     variant = [
         _enum("lang", LANGS, "label language"),
         _enum("theme", THEMES, "colour theme"),
@@ -106,6 +104,10 @@ def build_openapi(station_ids: Sequence[int]) -> dict[str, Any]:
             "The script embed: renders the ticker into a shadow root where the script stands",
             {"200": _body("text/javascript", "the script"), "304": NOT_MODIFIED, "400": BAD_REQUEST},
         ),
+        pinned_script_path: _get(
+            "The same script at a content-addressed URL, for Subresource Integrity (immutable)",
+            {"200": _body("text/javascript", "the script"), "304": NOT_MODIFIED, "400": BAD_REQUEST},
+        ),
         "/demo": _get(
             "A demo page embedding the ticker all three ways",
             {"200": html_ok, "304": NOT_MODIFIED, "400": BAD_REQUEST},
@@ -125,7 +127,9 @@ def build_openapi(station_ids: Sequence[int]) -> dict[str, Any]:
                 "summary": "One station",
                 "parameters": [
                     {
-                        "name": "id", "in": "path", "required": True,
+                        "name": "id",
+                        "in": "path",
+                        "required": True,
                         "description": "KMA ASOS station id",
                         "schema": {"type": "integer", "minimum": 1, "maximum": 999},
                     }  # fmt: skip
@@ -152,9 +156,14 @@ def build_openapi(station_ids: Sequence[int]) -> dict[str, Any]:
             },
             [
                 {
-                    "name": "check", "in": "query", "required": False,
+                    "name": "check",
+                    "in": "query",
+                    "required": False,
                     "description": "only these checks (comma-separated): redis, snapshot, poll_heartbeat",
-                    "schema": {"type": "string", "pattern": r"^(redis|snapshot|poll_heartbeat)(,(redis|snapshot|poll_heartbeat))*$"},
+                    "schema": {
+                        "type": "string",
+                        "pattern": r"^(redis|snapshot|poll_heartbeat)(,(redis|snapshot|poll_heartbeat))*$",
+                    },
                 }  # fmt: skip
             ],
         ),
@@ -162,12 +171,15 @@ def build_openapi(station_ids: Sequence[int]) -> dict[str, Any]:
             "Prometheus text exposition",
             {"200": _body("text/plain", "metrics"), "400": BAD_REQUEST},
         ),
-        "/status": _get(
-            "The ops page", {"200": _body("text/html", "the page"), "400": BAD_REQUEST}
-        ),
+        "/status": _get("The ops page", {"200": _body("text/html", "the page"), "400": BAD_REQUEST}),
         "/openapi.json": _get(
             "This document",
-            {"200": {"description": "the OpenAPI document", "content": {"application/json": {"schema": {"type": "object"}}}}},
+            {
+                "200": {
+                    "description": "the OpenAPI document",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                }
+            },
         ),
     }
     return {
@@ -199,5 +211,6 @@ OPENAPI_BODY = web.AppKey("openapi_body", bytes)
 
 def setup_openapi_route(app: web.Application) -> None:
     ids = [s.id for s in app[keys.STATIONS]]
-    app[OPENAPI_BODY] = json.dumps(build_openapi(ids), ensure_ascii=False).encode()
+    doc = build_openapi(ids, app[keys.EMBED_SCRIPT].path)
+    app[OPENAPI_BODY] = json.dumps(doc, ensure_ascii=False).encode()
     app.router.add_get("/openapi.json", openapi_json)

@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import jinja2
 
@@ -160,9 +160,7 @@ def build_view(
     return View(now=now, items=tuple(items), version=version)
 
 
-def observations_document(
-    view: View, station_ids: Sequence[int] | None = None
-) -> ObservationsDocument:
+def observations_document(view: View, station_ids: Sequence[int] | None = None) -> ObservationsDocument:
     """The JSON document of GET /v1/observations."""
     wanted = None if station_ids is None else set(station_ids)
     rows = []
@@ -260,12 +258,22 @@ def render_frame(view: View, variant: Variant) -> str:
     return ENV.get_template("frame.html").render(**_context(view, variant))
 
 
-def render_demo(view: View, variant: Variant) -> str:
+def render_demo(view: View, variant: Variant, *, script: ScriptRef) -> str:
     """The demo page: the same ticker embedded by inclusion, by iframe and by script."""
     ctx = _context(view, variant)
     return ENV.get_template("demo.html").render(
-        query=variant_query(variant), frame_height=ctx["height"], **ctx
+        query=variant_query(variant), frame_height=ctx["height"], script=script, **ctx
     )
+
+
+class ScriptRef(Protocol):
+    """Where the pinned script is and the SRI value that goes with it."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def integrity(self) -> str: ...
 
 
 def variant_query(variant: Variant) -> str:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import re
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from importlib import resources
 
 from aiohttp import web
@@ -38,6 +41,7 @@ NO_STORE = "no-store"
 HTML = "text/html; charset=utf-8"
 JSON = "application/json; charset=utf-8"
 JS = "text/javascript; charset=utf-8"
+PINNED_HASH_CHARS = 16  # hex digits of the SHA-384 in the pinned script's file name
 MAX_QUERY = 300  # characters; every allowed query fits easily
 _STATION_ID = re.compile(r"^[1-9][0-9]{0,2}$")
 _STATION_LIST = re.compile(r"^[0-9]{1,3}(,[0-9]{1,3}){0,63}$")
@@ -71,9 +75,7 @@ class BadRequest(Exception):
 
 def error_response(status: int, error: str, message: str) -> web.Response:
     body = ErrorDocument(error=error, message=message).model_dump_json().encode()
-    return web.Response(
-        body=body, status=status, content_type="application/json", headers=ERROR_HEADERS
-    )
+    return web.Response(body=body, status=status, content_type="application/json", headers=ERROR_HEADERS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -156,6 +158,7 @@ def setup_routes(app: web.Application) -> None:
     policy = Policy(settings)
     ids = [s.id for s in app[keys.STATIONS]]
     embed_js = load_embed_js(len(ids))
+    pinned = app[keys.EMBED_SCRIPT] = pinned_script(embed_js)
 
     def widget(query: Sequence[tuple[str, str]], _: Mapping[str, str]) -> tuple[object, Renderer]:
         v = parse_variant(query, allowed=WIDGET_PARAMS, station_ids=ids)
@@ -179,7 +182,7 @@ def setup_routes(app: web.Application) -> None:
         v = parse_variant(query, allowed=DEMO_PARAMS, station_ids=ids)
 
         def render(view: View) -> tuple[bytes, str, Mapping[str, str]]:
-            return render_demo(view, v).encode(), HTML, policy.demo
+            return render_demo(view, v, script=pinned).encode(), HTML, policy.demo
 
         return ("demo", v), render
 
@@ -187,9 +190,11 @@ def setup_routes(app: web.Application) -> None:
         parse_variant(query, allowed=NO_PARAMS, station_ids=ids)
         return ("embed.js",), lambda view: (embed_js, JS, policy.script)
 
-    def observations(
-        query: Sequence[tuple[str, str]], _: Mapping[str, str]
-    ) -> tuple[object, Renderer]:
+    def pinned_js(query: Sequence[tuple[str, str]], _: Mapping[str, str]) -> tuple[object, Renderer]:
+        parse_variant(query, allowed=NO_PARAMS, station_ids=ids)
+        return ("embed.js", "pinned"), lambda view: (pinned.body, JS, policy.pinned_script)
+
+    def observations(query: Sequence[tuple[str, str]], _: Mapping[str, str]) -> tuple[object, Renderer]:
         v = parse_variant(query, allowed=JSON_PARAMS, station_ids=ids)
 
         def render(view: View) -> tuple[bytes, str, Mapping[str, str]]:
@@ -198,9 +203,7 @@ def setup_routes(app: web.Application) -> None:
 
         return ("observations", v.stations), render
 
-    def station(
-        query: Sequence[tuple[str, str]], match: Mapping[str, str]
-    ) -> tuple[object, Renderer]:
+    def station(query: Sequence[tuple[str, str]], match: Mapping[str, str]) -> tuple[object, Renderer]:
         parse_variant(query, allowed=NO_PARAMS, station_ids=ids)
         raw = match["id"]
         wanted = int(raw) if _STATION_ID.match(raw) else None
@@ -217,6 +220,7 @@ def setup_routes(app: web.Application) -> None:
         "/widget": widget,
         "/widget/frame": frame,
         "/embed.js": script,
+        pinned.path: pinned_js,
         "/demo": demo,
         "/v1/observations": observations,
     }
@@ -244,12 +248,34 @@ def load_embed_js(station_count: int) -> bytes:
     return text.encode()
 
 
+@dataclass(frozen=True, slots=True)
+class PinnedScript:
+    """The script embed at a content-addressed URL, for Subresource Integrity.
+
+    ``<script async src="…/embed.<hash>.js" integrity="sha384-…" crossorigin="anonymous">``:
+    the browser runs it only if its bytes hash to the published value, so a tampered copy on
+    any cache or host in between is refused. The URL changes whenever the bytes do (another
+    release, another number of stations), so the answer is cached for a year as immutable.
+    """
+
+    body: bytes
+    path: str
+    integrity: str
+
+
+def pinned_script(body: bytes) -> PinnedScript:
+    digest = hashlib.sha384(body).digest()
+    return PinnedScript(
+        body=body,
+        path=f"/embed.{digest.hex()[:PINNED_HASH_CHARS]}.js",
+        integrity="sha384-" + base64.b64encode(digest).decode("ascii"),
+    )
+
+
 async def healthz(request: web.Request) -> web.Response:
     if request.query_string:
         raise BadRequest("this route takes no query parameters")
-    return web.json_response(
-        {"status": "ok"}, headers={"Cache-Control": NO_STORE, "X-Frame-Options": "DENY"}
-    )
+    return web.json_response({"status": "ok"}, headers={"Cache-Control": NO_STORE, "X-Frame-Options": "DENY"})
 
 
 @web.middleware
