@@ -4,6 +4,7 @@ bytes the app sends, keep the order of pipelined requests, respect back-pressure
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -341,3 +342,56 @@ async def test_answers_from_the_connection_keep_it_alive_and_idle_ones_still_clo
         # Left idle, the connection is closed by the server's keep-alive timer.
         assert await conn.closed()
         assert loop.time() - asked_at >= timeout
+
+
+# Requests a page, a scanner or a broken client might send, and whether the answer has a body.
+MIXED = [
+    (get("/widget"), True),
+    (get("/widget", "Accept-Encoding: gzip"), True),
+    (get("/widget?lang=en&theme=dark"), True),
+    (get("/v1/observations"), True),
+    (get("/v1/stations/108", "Accept-Encoding: br;q=1, gzip;q=0.5"), True),
+    (get("/embed.js"), True),
+    (get("/widget", 'If-None-Match: "nope", W/"x"'), True),
+    (get("/widget?bad=1"), True),
+    (get("/nope"), True),
+    (get("/widget?lang=en&lang=ko"), True),
+    (b"GET /widget HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", True),
+    (b"GET /widget HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", True),
+    (b"HEAD /widget HTTP/1.1\r\nHost: x\r\n\r\n", False),
+    (b"DELETE /v1/observations HTTP/1.1\r\nHost: x\r\n\r\n", True),
+    (get("/healthz"), True),
+]
+
+
+async def test_mixed_pipelines_split_anywhere_get_the_apps_answers(settings, stations, store, clock):
+    """Random runs of requests, cut at random byte boundaries: the front door answers exactly as
+    aiohttp's own server with the same app does, in the same order."""
+    from ticker.server import SafeAppRunner  # noqa: PLC0415
+
+    await poll_sim(stations, store, clock)
+    reference = SafeAppRunner(web_app(settings, stations, store, clock))
+    await reference.setup()
+    ref_site = web.TCPSite(reference, "127.0.0.1", 0)
+    await ref_site.start()
+    ref_port = ref_site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    rng = random.Random(20261125)
+    try:
+        async with front_door(settings, stations, store, clock) as (runner, host, port):
+            for case in range(40):
+                picks = [rng.choice(MIXED) for _ in range(rng.randint(1, 10))]
+                data = b"".join(request for request, _ in picks)
+                cuts = sorted(rng.sample(range(1, len(data)), min(rng.randint(0, 6), len(data) - 1)))
+                chunks = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
+                got, want = [], []
+                for target, answers in ((port, got), (ref_port, want)):
+                    async with connect(host, target) as conn:
+                        for chunk in chunks:
+                            await conn.send(chunk)
+                            await asyncio.sleep(0)  # let the server read each piece on its own
+                        for _, has_body in picks:
+                            answers.append((await conn.answer(head_only=not has_body)).without_date())
+                assert got == want, (case, picks)
+            assert answered(runner) > 0  # some of them came straight from the connection
+    finally:
+        await reference.cleanup()
