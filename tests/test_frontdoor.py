@@ -395,3 +395,24 @@ async def test_mixed_pipelines_split_anywhere_get_the_apps_answers(settings, sta
             assert answered(runner) > 0  # some of them came straight from the connection
     finally:
         await reference.cleanup()
+
+
+async def test_without_the_parser_hooks_the_handler_level_still_answers(
+    settings, stations, store, clock, monkeypatch
+):
+    """An aiohttp without what the connection level relies on: hot GETs still come from the
+    snapshot, one level further in."""
+    import ticker.frontdoor  # noqa: PLC0415
+
+    monkeypatch.setattr(ticker.frontdoor, "_PARSER_NEEDS", ("feed_data", "not_in_any_aiohttp"))
+    async with (
+        front_door(settings, stations, store, clock) as (runner, host, port),
+        connect(host, port) as conn,
+    ):
+        await conn.send(get("/widget") * 3)
+        bodies = {(await conn.answer()).body for _ in range(3)}
+        assert len(bodies) == 1 and b"kma-ticker" in bodies.pop()
+        assert answered(runner) == 0
+        await conn.send(get("/metrics"))
+        text = (await conn.answer()).body.decode()
+        assert _sample(text, 'ticker_http_requests_total{route="/widget",status="200"}') == 3

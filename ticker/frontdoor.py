@@ -123,7 +123,8 @@ class FrontDoorHandler(SafeRequestHandler):
 
     def __init__(self, manager: web.Server, *, answer: HotAnswers, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
-        self._parser = _AnsweringParser(self._parser, self, answer)  # type: ignore[assignment]
+        if connection_answers_supported(self):
+            self._parser = _AnsweringParser(self._parser, self, answer)  # type: ignore[assignment]
 
     def idle(self) -> bool:
         """Waiting for a request, with none queued: an answer now cannot overtake another."""
@@ -143,6 +144,31 @@ class FrontDoorHandler(SafeRequestHandler):
                 self._keepalive_handle = loop.call_at(
                     self._next_keepalive_close_time, self._process_keepalive
                 )
+
+
+# What the connection level uses of aiohttp's request handler and parser. They are not public
+# API: with an aiohttp that lacks any of them, the handler level alone answers hot GETs.
+_HANDLER_NEEDS = (
+    "_waiter",
+    "_messages",
+    "_paused",
+    "_max_msg_queue_size",
+    "_request_count",
+    "_manager",
+    "_keepalive_timeout",
+    "_next_keepalive_close_time",
+    "_keepalive_handle",
+    "_process_keepalive",
+    "_loop",
+)
+_PARSER_NEEDS = ("feed_data", "message_consumed")
+
+
+def connection_answers_supported(handler: RequestHandler) -> bool:
+    """Whether this aiohttp has what answering on the connection relies on."""
+    return all(hasattr(handler, name) for name in _HANDLER_NEEDS) and all(
+        hasattr(handler._parser, name) for name in _PARSER_NEEDS
+    )
 
 
 class FrontDoorServer(SafeServer):
