@@ -89,7 +89,8 @@ class _AnsweringParser:
     def feed_data(self, data: bytes) -> tuple[list[Any], bool, bytes]:
         parser, protocol, answer = self._parser, self._protocol, self._answer
         messages, upgraded, tail = parser.feed_data(data)
-        if not messages or not protocol.idle():
+        transport = protocol.transport
+        if not messages or not protocol.idle() or transport is None or transport.is_closing():
             return messages, upgraded, tail
         # The parser stops emitting while ``limit`` messages are unconsumed and keeps the rest of
         # the data. Answered messages are consumed at once, so when a full batch was answered
@@ -101,7 +102,7 @@ class _AnsweringParser:
             paused = len(queued) + len(messages) >= limit
             for message, payload in messages:
                 # In order: once one request goes to the app, every later one does too.
-                if not queued and not protocol._paused and answer(message, payload, protocol.transport):
+                if not queued and not protocol._paused and answer(message, payload, transport):
                     parser.message_consumed()
                     protocol.answered_one()
                 else:
