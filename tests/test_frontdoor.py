@@ -4,6 +4,7 @@ bytes the app sends, keep the order of pipelined requests, respect back-pressure
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import re
 from collections.abc import AsyncIterator
@@ -98,10 +99,8 @@ async def connect(host: str, port: int) -> AsyncIterator[Conn]:
         yield Conn(reader, writer)
     finally:
         writer.close()
-        try:
+        with contextlib.suppress(OSError):
             await writer.wait_closed()
-        except OSError:
-            pass
 
 
 def answered(runner: FrontDoorRunner) -> int:
