@@ -2,9 +2,9 @@
 
 Starts a private Redis (filled by one sim poll), the ticker (`ticker serve --role web`, one
 worker, uvloop when installed), an nginx with one worker process serving the ticker's own
-`/widget` and `/v1/observations` bytes as static files, and the naive baseline (Redis read and
-template render per request). Then runs wrk against each in the same run and prints
-requests/s, p99 latency and the ratios.
+`/widget` (plain, and its gzip copy through `gzip_static`) and `/v1/observations` bytes as
+static files, and the naive baseline (Redis read and template render per request). Then runs
+wrk against each in the same run and prints requests/s, p99 latency and the ratios.
 
     python bench/run.py [--duration 10] [--connections 64] [--rounds 3]
 
@@ -56,7 +56,7 @@ http {{
   server {{
     listen 127.0.0.1:{port};
     root {tmp}/www;
-    location = /widget {{ default_type "text/html; charset=utf-8"; }}
+    location = /widget {{ default_type "text/html; charset=utf-8"; gzip_static on; }}
     location = /v1/observations {{ default_type "application/json; charset=utf-8"; }}
   }}
 }}
@@ -75,18 +75,29 @@ def wait_http(url: str, timeout: float = 20.0) -> None:
     raise RuntimeError(f"{url} did not answer")
 
 
-def fetch(url: str) -> tuple[bytes, str]:
-    with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - 127.0.0.1 only
+def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[bytes, str]:
+    request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 - 127.0.0.1 only
+    with urllib.request.urlopen(request, timeout=5) as resp:  # noqa: S310
         return resp.read(), resp.headers.get("ETag", "")
 
 
+GZIP = {"Accept-Encoding": "gzip"}
+
+
 def wrk(
-    url: str, *, duration: int, connections: int, etag: str | None = None
+    url: str,
+    *,
+    duration: int,
+    connections: int,
+    etag: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> tuple[float, float]:
     """Requests/s and p99 latency in ms from one wrk run."""
     args = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
     if etag:
         args += ["-H", f"If-None-Match: {etag}"]
+    for name, value in (headers or {}).items():
+        args += ["-H", f"{name}: {value}"]
     done = subprocess.run([*args, url], capture_output=True, text=True, check=False)  # noqa: S603
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed on {url}: {done.stdout}{done.stderr}")
@@ -193,8 +204,10 @@ def main() -> int:
         www = tmp / "www"
         (www / "v1").mkdir(parents=True)
         widget, ticker_etag = fetch(ticker + "/widget")
+        widget_gz, _ = fetch(ticker + "/widget", GZIP)  # urllib does not decompress
         observations, _ = fetch(ticker + "/v1/observations")
         (www / "widget").write_bytes(widget)
+        (www / "widget.gz").write_bytes(widget_gz)  # nginx's gzip_static sends these bytes
         (www / "v1" / "observations").write_bytes(observations)
         for d in (www, www / "v1"):
             d.chmod(0o755)
@@ -213,25 +226,32 @@ def main() -> int:
         wait_http(bare + "/")
         _, nginx_etag = fetch(nginx + "/widget")
         assert fetch(nginx + "/widget")[0] == widget
+        assert fetch(nginx + "/widget", GZIP)[0] == widget_gz
 
         cases = [
-            ("/widget 200", "/widget", None, None),
-            ("/widget 304", "/widget", ticker_etag, nginx_etag),
-            ("/v1/observations 200", "/v1/observations", None, None),
+            ("/widget 200", "/widget", None, None, None),
+            ("/widget 200 gzip", "/widget", None, None, GZIP),
+            ("/widget 304", "/widget", ticker_etag, nginx_etag, None),
+            ("/v1/observations 200", "/v1/observations", None, None, None),
         ]
         print(f"machine: {machine()}")
         print(
-            f"widget body {len(widget)} bytes, observations body {len(observations)} bytes; "
+            f"widget body {len(widget)} bytes ({len(widget_gz)} gzipped), "
+            f"observations body {len(observations)} bytes; "
             f"wrk -t1 -c{args.connections} -d{args.duration}s, {args.rounds} alternating rounds"
         )
         runs: dict[tuple[str, str], list[tuple[float, float]]] = {}
         ratios: dict[str, list[float]] = {}
         for _ in range(args.rounds):
-            for label, path, t_etag, n_etag in cases:
+            for label, path, t_etag, n_etag, headers in cases:
                 pair = {}
                 for who, base, etag in (("ticker", ticker, t_etag), ("nginx", nginx, n_etag)):
                     pair[who] = wrk(
-                        base + path, duration=args.duration, connections=args.connections, etag=etag
+                        base + path,
+                        duration=args.duration,
+                        connections=args.connections,
+                        etag=etag,
+                        headers=headers,
                     )
                     runs.setdefault((label, who), []).append(pair[who])
                 # The ratio is taken within a round: both servers measured back to back.
