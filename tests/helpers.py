@@ -101,3 +101,16 @@ def web_app(settings, stations, store, clock, **kwargs):  # type: ignore[no-unty
 
     kwargs.setdefault("snapshot_check_s", 3600)
     return create_app(settings, stations=stations, redis=store.redis, clock=clock, role="web", **kwargs)
+
+
+def front_door_server(app):  # type: ignore[no-untyped-def]
+    """aiohttp's TestServer, served through the front-door runner `ticker serve` uses."""
+    from aiohttp.test_utils import TestServer  # noqa: PLC0415
+
+    from ticker.frontdoor import FrontDoorRunner  # noqa: PLC0415
+
+    class FrontDoorTestServer(TestServer):
+        async def _make_runner(self, **kwargs):  # type: ignore[no-untyped-def]
+            return FrontDoorRunner(self.app, **kwargs)
+
+    return FrontDoorTestServer(app, host="127.0.0.1")

@@ -15,7 +15,7 @@ from ticker.store import Store
 
 from .cdp import Browser, Page, find, text, walk
 from .conftest import ROOT, FixedClock
-from .helpers import poll_sim, web_app
+from .helpers import front_door_server, poll_sim, web_app
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -29,12 +29,16 @@ CLS = """new Promise(resolve => {
 })"""
 
 
-async def _ticker(
-    aiohttp_server, settings: Settings, stations: list[Station], store: Store, clock: FixedClock
-):
+@pytest.fixture
+async def ticker(settings: Settings, stations: list[Station], store: Store, clock: FixedClock):
+    """The ticker as `ticker serve` serves it (through the front door), on the test's Redis."""
     await poll_sim(stations, store, clock)
-    app = web_app(settings, stations, store, clock)
-    return await aiohttp_server(app)
+    server = front_door_server(web_app(settings, stations, store, clock))
+    await server.start_server()
+    try:
+        yield server
+    finally:
+        await server.close()
 
 
 @pytest.fixture
@@ -89,9 +93,9 @@ async def _until(what: str, check, timeout: float = 20.0):
 
 
 async def test_demo_page_shows_the_ticker_in_all_three_embeds(
-    aiohttp_server, browser, settings, stations, store, clock
+    ticker, browser, stations
 ):
-    server = await _ticker(aiohttp_server, settings, stations, store, clock)
+    server = ticker
     page = await browser.new_page()
     await page.goto(str(server.make_url("/demo")))
 
@@ -125,10 +129,8 @@ async def test_demo_page_shows_the_ticker_in_all_three_embeds(
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-async def test_frame_applies_its_styles_under_its_own_csp_and_honours_reduced_motion(
-    aiohttp_server, browser, settings, stations, store, clock
-):
-    server = await _ticker(aiohttp_server, settings, stations, store, clock)
+async def test_frame_applies_its_styles_under_its_own_csp_and_honours_reduced_motion(ticker, browser):
+    server = ticker
     page = await browser.new_page(width=900, height=40)
     await page.goto(str(server.make_url("/widget/frame")))
     # The CSP allows the page's <style> elements by hash only: wrong hashes would leave it unstyled.
@@ -162,9 +164,8 @@ HOST_PAGE = """<!doctype html><html lang="ko"><head><meta charset="utf-8"><title
 
 
 async def test_script_embed_with_the_service_stopped_leaves_the_page_intact(
-    aiohttp_server, browser, settings, stations, store, clock
+    aiohttp_server, ticker, browser
 ):
-    ticker = await _ticker(aiohttp_server, settings, stations, store, clock)
     async with ClientSession(timeout=ClientTimeout(total=10)) as http:
         async with http.get(ticker.make_url("/embed.js")) as resp:
             script = await resp.read()
@@ -235,10 +236,9 @@ PINNED_PAGE = """<!doctype html><html lang="ko"><head><meta charset="utf-8"><tit
 
 
 async def test_pinned_script_runs_only_with_its_own_bytes(
-    aiohttp_server, browser, settings, stations, store, clock
+    aiohttp_server, ticker, browser
 ):
     """Subresource Integrity: a copy with one byte changed is refused; the genuine one renders."""
-    ticker = await _ticker(aiohttp_server, settings, stations, store, clock)
     async with ClientSession(timeout=ClientTimeout(total=10)) as http:
         async with http.get(ticker.make_url("/demo")) as resp:
             demo = await resp.text()

@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestServer
 
 from ticker.server import make_runner
 
-from .helpers import poll_sim, web_app
+from .helpers import front_door_server, poll_sim, web_app
 from .hostile import run_hostile, send_raw
 
 
@@ -36,7 +36,7 @@ async def test_unparseable_requests_get_json_without_echo(settings, stations, st
 async def test_hostile_requests_get_no_5xx_and_no_echo(settings, stations, store, clock):
     await poll_sim(stations, store, clock)
     app = web_app(settings, stations, store, clock)
-    async with SafeTestServer(app, host="127.0.0.1") as server:
+    async with front_door_server(app) as server:
         outcome = await run_hostile("127.0.0.1", server.port, 600, seed=7)
     print(f"\nhostile: {outcome.total} requests, statuses {dict(sorted(outcome.statuses.items()))}")
     assert outcome.no_answer == 0
@@ -69,15 +69,6 @@ async def test_methods_bodies_and_unknown_paths(aiohttp_client, settings, statio
         assert resp.status == 400, path
 
 
-class FrontDoorTestServer(TestServer):
-    """aiohttp's TestServer, served by the front-door runner `ticker serve` uses."""
-
-    async def _make_runner(self, **kwargs: Any) -> web.BaseRunner:
-        from ticker.frontdoor import FrontDoorRunner  # noqa: PLC0415
-
-        return FrontDoorRunner(self.app, **kwargs)
-
-
 async def test_front_door_hits_are_counted_and_unparseable_requests_do_not_echo(
     settings, stations, store, clock
 ):
@@ -85,7 +76,7 @@ async def test_front_door_hits_are_counted_and_unparseable_requests_do_not_echo(
 
     await poll_sim(stations, store, clock)
     app = web_app(settings, stations, store, clock)
-    async with FrontDoorTestServer(app, host="127.0.0.1") as server:
+    async with front_door_server(app) as server:
         base = f"http://127.0.0.1:{server.port}"
         async with aiohttp.ClientSession() as http:
             for _ in range(25):
