@@ -52,6 +52,7 @@ async def test_cacheable_headers_and_304_on_every_route(client, path):
     assert h.getall("Vary") == ["Accept-Encoding"]
     if "json" in h["Content-Type"] or path in EMBEDDABLE:
         assert h["Access-Control-Allow-Origin"] == "*"
+        assert h["Access-Control-Expose-Headers"] == "ETag, Date, Age"
     if path.startswith("/widget") or path == "/embed.js":
         assert "X-Frame-Options" not in h
     else:

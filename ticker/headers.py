@@ -50,10 +50,13 @@ class Policy:
         )
         self.frame_ancestors = check_frame_ancestors(settings.frame_ancestors)
         base = {"Vary": "Accept-Encoding", "X-Content-Type-Options": "nosniff"}
+        # Read from any origin, without credentials; scripts there may also read the validator
+        # and the age (not CORS-safelisted headers) to revalidate and to show how old data is.
+        cors = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "ETag, Date, Age"}
         self._embeddable = {
             **base,
             "Cache-Control": self.cache_control,
-            "Access-Control-Allow-Origin": "*",
+            **cors,
             "Cross-Origin-Resource-Policy": "cross-origin",
         }
         self.json = {
@@ -67,11 +70,7 @@ class Policy:
             **self._embeddable,
             "Cache-Control": "public, max-age=31536000, immutable",
         }
-        self.fragment = {
-            **base,
-            "Cache-Control": self.cache_control,
-            "Access-Control-Allow-Origin": "*",
-        }
+        self.fragment = {**base, "Cache-Control": self.cache_control, **cors}
         self.demo = {
             **base,
             "Cache-Control": self.cache_control,
