@@ -30,6 +30,7 @@ from aiohttp.web_protocol import RequestHandler, _ErrInfo
 from ticker import keys
 from ticker.headers import accepts_gzip, etag_matches, send
 from ticker.live import LiveSnapshot
+from ticker.ops import HotTally
 from ticker.server import SafeAppRunner, SafeRequestHandler, SafeServer
 from ticker.wire import DateBlock
 
@@ -39,9 +40,9 @@ Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 class HotAnswers:
     """Writes the pre-serialized answer to a request for a kept variant, or declines."""
 
-    def __init__(self, live: LiveSnapshot, counts: dict[tuple[str, int], int]) -> None:
+    def __init__(self, live: LiveSnapshot, tally: HotTally) -> None:
         self._lookup = live.lookup
-        self._counts = counts
+        self._count = tally.add
         self._date = DateBlock()
         self.answered = 0  # answers written on the connection level (for tests and benchmarks)
 
@@ -69,9 +70,7 @@ class HotAnswers:
                 if ae is not None and accepts_gzip(ae):
                     head, body = rendered.gzip_head, rendered.gzip
         transport.write(head + self._date() + body)
-        key = (path, status)
-        counts = self._counts
-        counts[key] = counts.get(key, 0) + 1
+        self._count(path, status)
         self.answered += 1
         return True
 
@@ -188,8 +187,7 @@ class FrontDoorRunner(SafeAppRunner):
         server = await super()._make_server()
         server.__class__ = FrontDoorServer
         app = self.app
-        counts = app[keys.HOT_TALLY].counts
-        server.answer = HotAnswers(app[keys.LIVE], counts)  # type: ignore[attr-defined]
+        server.answer = HotAnswers(app[keys.LIVE], app[keys.HOT_TALLY])  # type: ignore[attr-defined]
         server.request_handler = front_door(app, server.request_handler)
         return server
 

@@ -332,9 +332,8 @@ class HotTally:
         """Fold the counts into the metrics and start again from zero."""
         if not self.counts:
             return
-        pending = list(self.counts.items())
-        self.counts.clear()  # in place: the front door keeps a reference to this dict
-        for (raw_path, status), count in pending:
+        pending, self.counts = self.counts, {}
+        for (raw_path, status), count in pending.items():
             route, station = self._route(raw_path)
             self._observe(route, status, station, count)
 
