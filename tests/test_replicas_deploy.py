@@ -36,7 +36,12 @@ def test_compose_runs_redis_two_web_replicas_a_poller_and_nginx():
         assert service["environment"]["TICKER_REDIS_URL"] == "redis://redis:6379/0"
         assert service["depends_on"]["redis"] == {"condition": "service_healthy"}
         assert int(service["stop_grace_period"].removesuffix("s")) > 10
-    assert "./nginx/nginx.conf:/etc/nginx/nginx.conf:ro" in services["nginx"]["volumes"]
+    nginx = services["nginx"]
+    assert "./nginx/ticker.conf:/etc/nginx/conf.d/default.conf:ro" in nginx["volumes"]
+    assert "./nginx/article.html:/usr/share/ticker-demo/article.html:ro" in nginx["volumes"]
+    upstream = compose["configs"][nginx["configs"][0]["source"]]["content"]
+    assert "upstream ticker" in upstream and "server web:8080" in upstream
+    assert nginx["configs"][0]["target"].startswith("/etc/nginx/conf.d/")
     assert "noeviction" in services["redis"]["command"]
 
 
