@@ -37,7 +37,7 @@ from ticker.store import Store, connect
 HERE = Path(__file__).resolve().parent
 
 NGINX_CONF = """
-worker_processes 1;
+worker_processes {workers};
 daemon off;
 pid {tmp}/nginx.pid;
 error_log {tmp}/error.log warn;
@@ -153,6 +153,12 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes for the ticker and for nginx alike (the issue's comparison is 1 and 1)",
+    )
+    parser.add_argument(
         "--rounds", type=int, default=3, help="alternating rounds; medians are reported"
     )
     args = parser.parse_args()
@@ -186,7 +192,7 @@ def main() -> int:
                     "--role",
                     "web",
                     "--workers",
-                    "1",
+                    str(args.workers),
                     "--port",
                     str(ticker_port),
                 ],
@@ -212,7 +218,7 @@ def main() -> int:
         for d in (www, www / "v1"):
             d.chmod(0o755)
         conf = tmp / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(tmp=tmp, port=nginx_port))
+        conf.write_text(NGINX_CONF.format(tmp=tmp, port=nginx_port, workers=args.workers))
         procs.append(subprocess.Popen(["nginx", "-c", str(conf), "-e", str(tmp / "error.log")]))  # noqa: S603, S607
         nginx = f"http://127.0.0.1:{nginx_port}"
         wait_http(nginx + "/widget")
@@ -238,7 +244,8 @@ def main() -> int:
         print(
             f"widget body {len(widget)} bytes ({len(widget_gz)} gzipped), "
             f"observations body {len(observations)} bytes; "
-            f"wrk -t1 -c{args.connections} -d{args.duration}s, {args.rounds} alternating rounds"
+            f"wrk -t1 -c{args.connections} -d{args.duration}s, {args.rounds} alternating rounds, "
+            f"{args.workers} process(es) each for the ticker and nginx"
         )
         runs: dict[tuple[str, str], list[tuple[float, float]]] = {}
         ratios: dict[str, list[float]] = {}
