@@ -78,9 +78,11 @@ async def test_article_includes_the_ticker_and_the_cache_outlives_it(
     await ticker.start_server()
     port = free_port()
     conf = nginx_config(tmp_path, port, ticker.port)
-    check = subprocess.run([NGINX, "-t", "-c", str(conf)], capture_output=True, text=True, check=False)  # noqa: S603
+    # -e: the error log from the start, before the config is read (the default path may not be writable).
+    args = [NGINX, "-c", str(conf), "-e", str(tmp_path / "error.log")]
+    check = subprocess.run([*args, "-t"], capture_output=True, text=True, check=False)  # noqa: S603
     assert check.returncode == 0, check.stderr
-    nginx = subprocess.Popen([NGINX, "-c", str(conf)], stderr=subprocess.PIPE)  # noqa: S603
+    nginx = subprocess.Popen(args, stderr=subprocess.PIPE)  # noqa: S603
     base = f"http://127.0.0.1:{port}"
     names = [s.name for s in stations]
     try:
@@ -144,4 +146,5 @@ async def test_article_includes_the_ticker_and_the_cache_outlives_it(
         except subprocess.TimeoutExpired:
             nginx.kill()
             _, err = nginx.communicate()
-    assert b"[emerg]" not in err and b"[crit]" not in err, err.decode()
+    log = (tmp_path / "error.log").read_text() + err.decode()
+    assert "[emerg]" not in log and "[crit]" not in log, log
