@@ -28,7 +28,7 @@ from aiohttp.streams import EMPTY_PAYLOAD
 from aiohttp.web_protocol import RequestHandler, _ErrInfo
 
 from ticker import keys
-from ticker.headers import accepts_gzip, etag_matches, send
+from ticker.headers import choose, send
 from ticker.live import LiveSnapshot
 from ticker.ops import HotTally
 from ticker.server import SafeAppRunner, SafeRequestHandler, SafeServer
@@ -60,15 +60,14 @@ class HotAnswers:
         if rendered is None:
             return False
         headers = message.headers
-        inm = headers.get("If-None-Match")
-        if inm is not None and etag_matches(inm, rendered.etag):
+        choice = choose(rendered, headers.get("If-None-Match"), headers.get("Accept-Encoding"))
+        if choice == "not_modified":
             status, head, body = 304, rendered.not_modified_head, b""
+        elif choice == "gzip":
+            assert rendered.gzip is not None  # choose() picks gzip only when there is a copy
+            status, head, body = 200, rendered.gzip_head, rendered.gzip
         else:
             status, head, body = 200, rendered.head, rendered.body
-            if rendered.gzip is not None:
-                ae = headers.get("Accept-Encoding")
-                if ae is not None and accepts_gzip(ae):
-                    head, body = rendered.gzip_head, rendered.gzip
         transport.write(head + self._date() + body)
         self._count(path, status)
         self.answered += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+from typing import Literal
 
 from aiohttp import web
 
@@ -115,14 +116,24 @@ def etag_matches(header: str, etag: str) -> bool:
     return any(tag.strip().removeprefix("W/") == etag for tag in header.split(","))
 
 
+Choice = Literal["not_modified", "gzip", "plain"]
+
+
+def choose(rendered: Rendered, if_none_match: str | None, accept_encoding: str | None) -> Choice:
+    """Which of a variant's answers a request gets: 304 on a matching ETag, gzip when taken."""
+    if if_none_match is not None and etag_matches(if_none_match, rendered.etag):
+        return "not_modified"
+    if rendered.gzip is not None and accept_encoding is not None and accepts_gzip(accept_encoding):
+        return "gzip"
+    return "plain"
+
+
 def send(request: web.Request, rendered: Rendered) -> web.Response:
-    """Answer with pre-rendered bytes: 304 on a matching ETag, gzip when the client takes it."""
+    """Answer with pre-rendered bytes, as ``choose`` says."""
     headers = request.headers
-    inm = headers.get("If-None-Match")
-    if inm is not None and etag_matches(inm, rendered.etag):
+    choice = choose(rendered, headers.get("If-None-Match"), headers.get("Accept-Encoding"))
+    if choice == "not_modified":
         return web.Response(status=304, headers=rendered.not_modified_headers)
-    if rendered.gzip is not None:
-        ae = headers.get("Accept-Encoding")
-        if ae is not None and accepts_gzip(ae):
-            return web.Response(body=rendered.gzip, headers=rendered.gzip_headers)
+    if choice == "gzip":
+        return web.Response(body=rendered.gzip, headers=rendered.gzip_headers)
     return web.Response(body=rendered.body, headers=rendered.headers)
