@@ -9,7 +9,7 @@ from aiohttp import web
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from ticker.config import Settings, load_stations
-from ticker.render import build_view, observations_document, render_widget
+from ticker.web.render import build_view, observations_document, render_widget
 from ticker.store import Store
 from ticker.workers import new_event_loop
 

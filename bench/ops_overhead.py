@@ -35,8 +35,8 @@ def micro(n: int) -> None:
 
     from ticker.config import load_stations
     from ticker.metrics import Metrics
-    from ticker.ops import _AgeIndex
-    from ticker.sources.sim import SimSource
+    from ticker.web.ops import _AgeIndex
+    from ticker.poll.sources.sim import SimSource
     from ticker.store import Snapshot
 
     stations = load_stations(Path("stations.yaml"))
@@ -59,12 +59,12 @@ async def macro(requests: int) -> None:
     from prometheus_client import CollectorRegistry
     from pydantic import SecretStr
 
-    from ticker import keys
+    from ticker.web import keys
     from ticker.app import create_app
     from ticker.config import Settings, load_stations
     from ticker.embedded import free_port, start_redis_server, stop_redis_server
-    from ticker.poller import Poller
-    from ticker.sources.sim import SimSource
+    from ticker.poll.poller import Poller
+    from ticker.poll.sources.sim import SimSource
     from ticker.store import Store, connect
 
     stations = load_stations(Path("stations.yaml"))

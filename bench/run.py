@@ -30,8 +30,8 @@ from pathlib import Path
 
 from ticker.config import Settings, load_stations
 from ticker.embedded import free_port, start_redis_server, stop_redis_server
-from ticker.poller import Poller
-from ticker.sources.sim import SimSource
+from ticker.poll.poller import Poller
+from ticker.poll.sources.sim import SimSource
 from ticker.store import Store, connect
 
 HERE = Path(__file__).resolve().parent

@@ -13,9 +13,9 @@ from typing import Any
 import yaml
 from prometheus_client import CollectorRegistry
 
-from .conftest import ROOT
-from .helpers import wait_for
-from .ops_support import has_cycle, ops_app, samples
+from tests.conftest import ROOT
+from tests.support.helpers import wait_for
+from tests.support.ops_support import has_cycle, ops_app, samples
 
 ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yml"
 METRIC = re.compile(r"\bticker_[a-z0-9_]+\b")

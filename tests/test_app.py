@@ -6,7 +6,7 @@ import json
 
 from ticker.config import Settings
 
-from .helpers import parse_widget, poll_sim, web_app
+from tests.support.helpers import parse_widget, poll_sim, web_app
 
 
 async def test_widget_shows_every_station_in_order(aiohttp_client, settings, stations, store, clock):

@@ -11,7 +11,7 @@ import pytest
 from ticker.config import load_stations, parse_duration
 from ticker.errors import ConfigError
 
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 GOOD = """\
 defaults:

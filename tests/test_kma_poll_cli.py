@@ -19,16 +19,16 @@ import aiohttp
 import pytest
 
 from ticker.embedded import free_port
-from ticker.fake_upstream import FakeApiHub
+from ticker.testing.fake_upstream import FakeApiHub
 from ticker.models import Station
-from ticker.poller import Poller
-from ticker.render import build_view, render_widget
-from ticker.resilience import NO_RETRY
-from ticker.sources.kma_apihub import KmaApiHubSource
+from ticker.poll.poller import Poller
+from ticker.web.render import build_view, render_widget
+from ticker.poll.resilience import NO_RETRY
+from ticker.poll.sources.kma_apihub import KmaApiHubSource
 from ticker.store import Snapshot, Store
 
-from .conftest import ROOT, RedisServer
-from .helpers import parse_widget, wait_for
+from tests.conftest import ROOT, RedisServer
+from tests.support.helpers import parse_widget, wait_for
 
 KEY = "Sekret-Hub-Key_0123"
 

@@ -17,9 +17,9 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from ticker.embedded import free_port
 from ticker.metrics import Metrics, upstream_error_kinds
 
-from .conftest import ROOT, RedisServer
-from .helpers import wait_for
-from .ops_support import ops_app, poll, sample, samples
+from tests.conftest import ROOT, RedisServer
+from tests.support.helpers import wait_for
+from tests.support.ops_support import ops_app, poll, sample, samples
 
 
 async def test_metrics_export_times_not_ages(store, aiohttp_client, settings, stations, clock):

@@ -17,18 +17,19 @@ from aiohttp.test_utils import TestClient
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
-from ticker import keys
+from ticker.web import keys
 from ticker.app import create_app
 from ticker.cli import check
 from ticker.config import Settings
-from ticker.fake_upstream import FakeApiHub
+from ticker.testing.fake_upstream import FakeApiHub
 from ticker.models import KST, Station
-from ticker.poller import CycleResult
+from ticker.app import POLLER
+from ticker.freshness import Cycle
 from ticker.store import Store
 
-from .conftest import FixedClock
-from .helpers import wait_for
-from .ops_support import has_cycle, parse_status, sample, samples
+from tests.conftest import FixedClock
+from tests.support.helpers import wait_for
+from tests.support.ops_support import has_cycle, parse_status, sample, samples
 
 KEY = "Hub-Key-For-Ops-0042"
 STEP_MIN = 5
@@ -67,10 +68,10 @@ class Service:
         self.client, self.settings, self.stations, self.clock = client, settings, stations, clock
         self.app = client.server.app
 
-    async def cycle(self) -> CycleResult:
+    async def cycle(self) -> Cycle:
         """Five minutes pass and the scheduler runs the next poll cycle."""
         self.clock.advance(minutes=STEP_MIN)
-        result = await self.app[keys.POLLER].run_once()
+        result = await self.app[POLLER].run_once()
         await self.app[keys.LIVE].refresh(self.app[keys.STORE])
         return result
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from .fleet import Fleet, Traffic, report
-from .helpers import parse_widget, wait_until
+from tests.support.fleet import Fleet, Traffic, report
+from tests.support.helpers import parse_widget, wait_until
 
 INTERVAL_S = 3.0
 TTL_S = 3.0

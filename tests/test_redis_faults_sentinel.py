@@ -16,7 +16,7 @@ from ticker.models import Observation
 from ticker.redis_url import is_sentinel_url, parse_sentinel_url
 from ticker.store import Store, connect
 
-from .helpers import wait_for, wait_until
+from tests.support.helpers import wait_for, wait_until
 
 SECRET = "s3cr3t-p4ss"  # noqa: S105 - a test value that must never appear in an error
 

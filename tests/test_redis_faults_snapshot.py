@@ -7,13 +7,13 @@ import contextlib
 from datetime import timedelta
 
 from ticker.embedded import free_port, start_redis_server, stop_redis_server
-from ticker.live import LiveSnapshot, follow_updates, keep_newer
-from ticker.poller import Poller
-from ticker.sources.sim import SimSource
+from ticker.web.snapshot import LiveSnapshot, follow_updates, keep_newer
+from ticker.poll.poller import Poller
+from ticker.poll.sources.sim import SimSource
 from ticker.store import Snapshot, Store, connect
 
-from .conftest import FixedClock
-from .helpers import wait_for
+from tests.conftest import FixedClock
+from tests.support.helpers import wait_for
 
 
 async def test_redis_back_empty_keeps_the_widget_then_takes_the_new_data(stations, store: Store,

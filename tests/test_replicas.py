@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from ticker.fake_upstream import FakeApiHub, running_in_thread
+from ticker.testing.fake_upstream import FakeApiHub, running_in_thread
 from ticker.models import Station
 
-from .fleet import Fleet, cycles, lease_pid, report
-from .helpers import wait_until
+from tests.support.fleet import Fleet, cycles, lease_pid, report
+from tests.support.helpers import wait_until
 
 INTERVAL_S = 1.0
 TTL_S = 3.0

@@ -17,11 +17,11 @@ from pathlib import Path
 import redis as redis_sync
 
 from ticker.embedded import free_port, start_redis_server, stop_redis_server
-from ticker.fake_upstream import FakeApiHub, running_in_thread
+from ticker.testing.fake_upstream import FakeApiHub, running_in_thread
 
-from .conftest import ROOT
-from .fleet import get
-from .helpers import wait_until
+from tests.conftest import ROOT
+from tests.support.fleet import get
+from tests.support.helpers import wait_until
 
 KEY = "Kma+Secret/Key=2025zz"
 PASSWORD = "Redis-Pass_w0rd!zz"

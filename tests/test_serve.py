@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ticker.embedded import free_port
 
-from .helpers import parse_widget, wait_until
+from tests.support.helpers import parse_widget, wait_until
 
 STATION_ORDER = [98, 105, 108, 133, 143, 152, 156, 159, 172, 184, 201, 226, 238, 259, 283, 294]
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from .fleet import Fleet, Traffic, cycles, lease_pid, report
-from .helpers import parse_widget, wait_until
+from tests.support.fleet import Fleet, Traffic, cycles, lease_pid, report
+from tests.support.helpers import parse_widget, wait_until
 
 INTERVAL_S = 1.0
 TTL_S = 10.0  # long, so a quick takeover can only come from the lease being released

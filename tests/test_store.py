@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from ticker.models import Observation
 from ticker.store import Store
 
-from .helpers import wait_for
+from tests.support.helpers import wait_for
 
 T0 = datetime(2025, 7, 28, 6, 0, tzinfo=UTC)
 

@@ -1,37 +1,45 @@
-"""The application factory and one cleanup context per resource."""
+"""The application factory: the web side, the poll side, or both, wired to one Redis.
+
+This is where the two sides meet; neither imports the other. Each resource has one cleanup
+context (Redis, the snapshot followers, the poller).
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 
-from aiohttp import ClientSession, ClientTimeout, web
+from aiohttp import web
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
-from ticker import keys
 from ticker.config import Settings
-from ticker.election import ElectedPoller
 from ticker.errors import StoreError
-from ticker.lease import PollLease
-from ticker.live import LiveSnapshot, cancel_and_wait, follow_updates, tick
 from ticker.metrics import Metrics
 from ticker.models import Station
-from ticker.openapi import setup_openapi_route
-from ticker.ops import cycle_hook, setup_ops_routes
-from ticker.poller import Poller
-from ticker.resilience import Circuit
-from ticker.sources import Source, build_source
+from ticker.poll.election import ElectedPoller
+from ticker.poll.lease import PollLease
+from ticker.poll.poller import Poller, cycle_hook
+from ticker.poll.resilience import Circuit
+from ticker.poll.sources import Source, build_source, new_session
 from ticker.store import Store, connect
-from ticker.web import errors_as_json, setup_routes
+from ticker.web import keys
+from ticker.web.openapi import setup_openapi_route
+from ticker.web.ops import setup_ops_routes
+from ticker.web.routes import errors_as_json, setup_routes
+from ticker.web.snapshot import LiveSnapshot, snapshot_ctx
 
 logger = logging.getLogger(__name__)
 
 CLIENT_MAX_SIZE = 16 * 1024  # GET-only service: no request carries a body worth reading
 SNAPSHOT_CHECK_S = 5.0
 TICK_S = 20.0
+
+# The poll side's objects, for the ops hooks and for tests.
+REDIS = web.AppKey("redis", Redis)
+POLLER = web.AppKey("poller", Poller)
+LEASE = web.AppKey("lease", PollLease)
 
 
 def utcnow() -> datetime:
@@ -50,23 +58,29 @@ def create_app(
     snapshot_check_s: float = SNAPSHOT_CHECK_S,
     tick_s: float = TICK_S,
 ) -> web.Application:
-    """Build the ticker app: web routes for role web/all, the poller for role poller/all."""
+    """Build the ticker app: reader routes for role web/all, the poller for role poller/all.
+
+    Every role serves the ops routes; a poller-only process answers the reader routes (and
+    ``/openapi.json``, which describes them) with a 404 JSON error, as for any unknown path.
+    """
     role = role or settings.role
     app = web.Application(middlewares=[errors_as_json], client_max_size=CLIENT_MAX_SIZE)
     app[keys.SETTINGS] = settings
+    app[keys.ROLE] = role
     app[keys.STATIONS] = list(stations)
     app[keys.CLOCK] = clock
     app[keys.METRICS] = Metrics(registry)
+    # Every role has one (the ops surfaces read it); only a serving role ever loads it.
     app[keys.LIVE] = LiveSnapshot(stations, clock=clock, hard_max_age_s=settings.hard_max_age_s)
 
     app.cleanup_ctx.append(_redis_ctx(redis))
     if role in ("all", "web"):
-        app.cleanup_ctx.append(_snapshot_ctx(snapshot_check_s, tick_s))
+        app.cleanup_ctx.append(snapshot_ctx(snapshot_check_s, tick_s))
+        setup_routes(app)
+        setup_openapi_route(app)
     if role in ("all", "poller"):
         app.cleanup_ctx.append(_poller_ctx(source))
-    setup_routes(app)
-    setup_ops_routes(app, role=role)
-    setup_openapi_route(app)
+    setup_ops_routes(app)
     return app
 
 
@@ -80,29 +94,11 @@ def _redis_ctx(given: Redis | None) -> Callable[[web.Application], AsyncIterator
                 msg = "no Redis URL: set TICKER_REDIS_URL or run through 'ticker serve'"
                 raise StoreError(msg)
             client = connect(settings.redis_url.get_secret_value())
-        app[keys.REDIS] = client
+        app[REDIS] = client
         app[keys.STORE] = Store(client)
         yield
         if given is None:
             await client.aclose()
-
-    return ctx
-
-
-def _snapshot_ctx(check_s: float, tick_s: float) -> Callable[[web.Application], AsyncIterator[None]]:
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        live, store = app[keys.LIVE], app[keys.STORE]
-        try:
-            # Serve the last stored data from the first request on, before any new poll.
-            await live.refresh(store)
-        except StoreError as err:
-            logger.warning("no snapshot at start-up (%s); will keep trying", err)
-        tasks = [
-            asyncio.create_task(follow_updates(live, store, check_interval_s=check_s)),
-            asyncio.create_task(tick(live, every_s=tick_s)),
-        ]
-        yield
-        await cancel_and_wait(tasks)
 
     return ctx
 
@@ -112,11 +108,10 @@ def _poller_ctx(given: Source | None) -> Callable[[web.Application], AsyncIterat
         settings = app[keys.SETTINGS]
         store = app[keys.STORE]
         metrics = app[keys.METRICS]
-        session: ClientSession | None = None
-        source = given
-        if source is None:
-            session = ClientSession(timeout=ClientTimeout(total=15, sock_connect=3, sock_read=10))
-            source = build_source(settings, session)
+        session = new_session() if given is None else None
+        source = given if session is None else build_source(settings, session)
+        assert source is not None  # one of the two above
+        metrics.init_source(source.name)
         lease = PollLease(
             store,
             ttl_s=settings.lease_ttl_s,
@@ -131,13 +126,14 @@ def _poller_ctx(given: Source | None) -> Callable[[web.Application], AsyncIterat
             interval_s=settings.effective_poll_interval_s,
             epoch=lambda: lease.epoch,
             circuit=Circuit(base_s=settings.effective_poll_interval_s),
-            on_cycle=cycle_hook(app),
+            on_cycle=cycle_hook(metrics, store, stations, app[keys.CLOCK]),
         )
-        app[keys.POLLER] = poller
-        app[keys.LEASE] = lease
+        app[POLLER] = poller
+        app[LEASE] = lease
         elected = ElectedPoller(
             poller=poller,
             lease=lease,
+            store=store,
             interval_s=settings.effective_poll_interval_s,
             jitter_s=min(settings.poll_jitter_s, settings.effective_poll_interval_s / 10),
         )
@@ -152,7 +148,7 @@ def _poller_ctx(given: Source | None) -> Callable[[web.Application], AsyncIterat
             "poller for %s every %ss, %d stations; polls while it holds the lease (ttl %ss)",
             source.name,
             settings.effective_poll_interval_s,
-            len(app[keys.STATIONS]),
+            len(stations),
             settings.lease_ttl_s,
         )
         yield

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 
-from aiohttp import ClientSession, ClientTimeout, web
+from aiohttp import web
 from pydantic import ValidationError
 
 from ticker import __version__
@@ -21,9 +21,9 @@ from ticker.errors import ConfigError, StoreError
 from ticker.freshness import State, assess
 from ticker.logs import setup_logging
 from ticker.models import KST, Station
-from ticker.poller import Poller
+from ticker.poll.poller import Poller
 from ticker.report import Status, check_line, load_report
-from ticker.sources import build_source
+from ticker.poll.sources import build_source, new_session
 from ticker.store import Store, connect
 from ticker.workers import HANDLER_GRACE_S, run, serve_workers
 
@@ -148,9 +148,8 @@ async def poll_once(settings: Settings, stations: list[Station]) -> int:
     with redis_url(settings) as url:
         redis = connect(url)
         store = Store(redis)
-        timeout = ClientTimeout(total=15, sock_connect=3, sock_read=10)
         try:
-            async with ClientSession(timeout=timeout) as session:
+            async with new_session() as session:
                 source = build_source(settings, session)
                 poller = Poller(
                     stations=stations,

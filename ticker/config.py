@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Path(".ticker")
     role: Literal["all", "web", "poller"] = "all"
+    # "auto": the fast path when this aiohttp is in the tested range and has every hook it uses;
+    # "on": whenever it has the hooks (to try a new aiohttp); "off": aiohttp's public API alone.
+    fast_path: Literal["auto", "on", "off"] = "auto"
     workers: int = Field(default=1, ge=1, le=64)
     frame_ancestors: str = "*"
     hard_max_age_s: int = Field(

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from ticker.redaction import redact
 from ticker.models import KST, Observation, Station
 
 logger = logging.getLogger(__name__)
@@ -18,12 +19,6 @@ logger = logging.getLogger(__name__)
 # An hourly row usually appears some minutes after the hour; allow for that before "late".
 PUBLISH_GRACE_S = 20 * 60
 NO_ROW = "no_row"  # the upstream answered, but without a usable row for the station
-
-_SECRET_PARAM = re.compile(
-    r"(?i)\b(authkey|servicekey|api_?key|key|password|passwd|token)=([^&\s\"']+)"
-)
-_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/@\s]*):[^@\s/]+@")
-
 
 class State(StrEnum):
     FRESH = "fresh"
@@ -49,13 +44,13 @@ class StationFreshness(BaseModel):
 
 
 class Cycle(BaseModel):
-    """One poll cycle as the poller recorded it."""
+    """What one poll cycle did: built by the poller, kept in Redis, shown by the ops surfaces."""
 
     model_config = ConfigDict(extra="ignore")
 
     started_at: AwareDatetime
     source: str
-    outcome: str
+    outcome: str = "ok"  # ok | partial | error | store_error | fenced | circuit_open
     duration_s: float = 0.0
     fetched: int = 0
     written: int = 0
@@ -63,6 +58,13 @@ class Cycle(BaseModel):
     missing: list[int] = Field(default_factory=list)
     error_kind: str | None = None
     message: str | None = None
+    epoch: int | None = None  # the poll lease's fencing epoch this cycle wrote under
+
+    def record(self) -> dict[str, object]:
+        """The cycle as stored in Redis: times as Unix seconds."""
+        doc = self.model_dump()
+        doc["started_at"] = self.started_at.timestamp()
+        return doc
 
 
 def late_after_s(station: Station) -> int:
@@ -129,14 +131,6 @@ def _last_miss(station_id: int, cycles: Sequence[Cycle]) -> tuple[str, datetime]
     return None
 
 
-def redact(text: str | None) -> str | None:
-    """Strip anything shaped like a credential from a message meant for people."""
-    if text is None:
-        return None
-    text = _SECRET_PARAM.sub(lambda m: f"{m.group(1)}=***", text)
-    return _URL_PASSWORD.sub(lambda m: f"{m.group(1)}:***@", text)
-
-
 def from_epoch(raw: str | float | None, tz: Any = KST) -> datetime | None:
     """A stored Unix time as an aware datetime; None for nothing or garbage."""
     try:
@@ -154,7 +148,8 @@ def parse_cycles(raws: Iterable[Mapping[str, Any]], tz: Any = KST) -> list[Cycle
         if started is None:
             continue
         doc["started_at"] = started
-        doc["message"] = redact(doc.get("message"))
+        message = doc.get("message")
+        doc["message"] = None if message is None else redact(str(message))
         try:
             out.append(Cycle.model_validate(doc))
         except ValidationError:

@@ -27,7 +27,7 @@ from ticker.freshness import State
 from ticker.report import FreshnessReport
 
 if TYPE_CHECKING:
-    from ticker.poller import CycleResult
+    from ticker.freshness import Cycle
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 OUTCOMES = ("ok", "partial", "error", "store_error", "fenced", "circuit_open")
@@ -135,14 +135,14 @@ class Metrics:
             self.upstream_errors.labels(source, kind)
         self.poll_duration.labels(source)
 
-    def observe_cycle(self, result: CycleResult) -> None:
+    def observe_cycle(self, result: Cycle) -> None:
         """Count one poll cycle."""
         self.polls.labels(result.source, result.outcome).inc()
         self.poll_duration.labels(result.source).observe(result.duration_s)
         if result.outcome == "error" and result.error_kind:
             self.upstream_errors.labels(result.source, result.error_kind).inc()
         if result.outcome in ("ok", "partial"):
-            self.last_poll_success.labels(result.source).set(result.started_at)
+            self.last_poll_success.labels(result.source).set(result.started_at.timestamp())
 
     def count_request(self, route: str, status: int, count: int = 1) -> None:
         """Count HTTP answers by route and status (children cached: routed hits call this each)."""

@@ -121,7 +121,7 @@ def source_health(name: str, raw: Mapping[str, str], tz: Any = KST) -> SourceHea
         last_success_at=success,
         last_error_at=error_at,
         last_error_kind=raw.get("last_error_kind"),
-        last_error=redact(raw.get("last_error")),
+        last_error=None if raw.get("last_error") is None else redact(raw["last_error"]),
         errors=errors,
     )
 

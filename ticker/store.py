@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialWithJitterBackoff
@@ -18,6 +21,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ticker.errors import ConfigError, StoreError
 from ticker.models import Observation
+from ticker.redaction import redact, url_password
 from ticker.redis_url import SentinelUrl, is_sentinel_url, parse_sentinel_url
 
 
@@ -139,7 +143,7 @@ def connect(url: str, *, socket_timeout: float = POLLER_SOCKET_TIMEOUT_S) -> Red
     except ValueError as err:
         msg = (
             "TICKER_REDIS_URL: not a usable Redis URL (expected redis://, rediss://, unix:// "
-            f"or redis+sentinel://): {_redact(str(err), url)}"
+            f"or redis+sentinel://): {redact(str(err), [url_password(url)])}"
         )
         raise ConfigError(msg) from None
     return Redis.from_pool(pool)
@@ -178,14 +182,6 @@ def _connect_sentinel(target: SentinelUrl, knobs: dict[str, Any]) -> Redis:
     assert isinstance(client, _SentinelRedis)
     client.sentinel_manager = sentinel
     return client
-
-
-def _redact(text: str, url: str) -> str:
-    """``text`` without the URL's password, should redis-py have quoted any of it."""
-    _, _, rest = url.partition("://")
-    userinfo = rest.split("/", 1)[0].rpartition("@")[0]
-    password = userinfo.partition(":")[2]
-    return text.replace(password, "***") if password else text
 
 
 @dataclass(frozen=True)
@@ -357,11 +353,52 @@ class Store:
             raise StoreError(_describe(err)) from err
         return holder, max(0, int(pttl))
 
+    @contextlib.asynccontextmanager
+    async def updates(self) -> AsyncIterator[UpdateFeed]:
+        """Subscribe to the "new version" announcements; the subscription ends with the block."""
+        pubsub = self.redis.pubsub()
+        try:
+            try:
+                await pubsub.subscribe(self.keys.updates)
+            except RedisError as err:
+                raise StoreError(_describe(err)) from err
+            yield UpdateFeed(pubsub)
+        finally:
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.aclose()
+
     async def ping(self) -> None:
         try:
             await self.redis.ping()
         except RedisError as err:
             raise StoreError(_describe(err)) from err
+
+
+class UpdateFeed:
+    """The announcements of new snapshot versions, one subscription."""
+
+    def __init__(self, pubsub: PubSub) -> None:
+        self._pubsub = pubsub
+
+    async def next(self, wait_s: float) -> bool:
+        """Wait up to ``wait_s`` for an announcement; True when it is a (re)subscription.
+
+        redis-py reconnects and resubscribes by itself, and the confirmation is how a listener
+        learns that it may have missed announcements. ``PubSub.get_message(timeout=...)``
+        swallows a CancelledError and returns None, so a task waiting in it would never stop:
+        the wait runs in its own task behind a shield, so cancelling the caller always raises
+        here, and the reader is stopped before the subscription closes.
+        """
+        reader = asyncio.create_task(self._pubsub.get_message(timeout=wait_s))
+        try:
+            message = await asyncio.shield(reader)
+        except asyncio.CancelledError:
+            reader.cancel()
+            await asyncio.wait([reader])
+            raise
+        except RedisError as err:
+            raise StoreError(_describe(err)) from err
+        return isinstance(message, dict) and message.get("type") == "subscribe"
 
 
 def _describe(err: RedisError) -> str:

@@ -16,11 +16,11 @@ from multiprocessing.process import BaseProcess
 from types import FrameType
 
 from aiohttp import web
-from aiohttp.web_runner import GracefulExit
+
 
 from ticker.config import Settings
 from ticker.errors import ConfigError
-from ticker.frontdoor import FrontDoorRunner
+from ticker.web.fastpath import make_runner
 from ticker.metrics import MULTIPROC_ENV
 from ticker.models import Station
 
@@ -59,13 +59,12 @@ def run(
 ) -> None:
     """Run one server process until SIGINT/SIGTERM, then shut down gracefully.
 
-    The steps of ``aiohttp.web.run_app`` with the front-door runner, whose protocol-level error
-    answers also echo nothing (``ticker.server``).
+    The steps of ``aiohttp.web.run_app`` with the runner of ``ticker.web.fastpath``.
     """
     loop = new_event_loop()
     asyncio.set_event_loop(loop)
-    runner = FrontDoorRunner(
-        app, handle_signals=True, access_log=None, shutdown_timeout=shutdown_timeout
+    runner = make_runner(
+        app, mode=settings.fast_path, handle_signals=True, shutdown_timeout=shutdown_timeout
     )
 
     async def serve() -> None:
@@ -76,7 +75,7 @@ def run(
 
     try:
         loop.run_until_complete(serve())
-    except (GracefulExit, KeyboardInterrupt):
+    except (web.GracefulExit, KeyboardInterrupt):
         pass
     finally:
         loop.run_until_complete(runner.cleanup())

@@ -1,0 +1,116 @@
+"""Helpers shared by tests: HTML parsing of the widget, waiting on conditions."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from html.parser import HTMLParser
+
+
+class WidgetParser(HTMLParser):
+    """Collects the date line, each station's visible text and the attribution."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.date = ""
+        self.attribution = ""
+        self.stations: list[dict[str, str]] = []
+        self._stack: list[tuple[str, str]] = []
+        self._current: dict[str, str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        cls = dict(attrs).get("class") or ""
+        self._stack.append((tag, cls))
+        if "kt-st" in cls.split():
+            self._current = {
+                "id": dict(attrs).get("data-station") or "",
+                "cond": "",
+                "name": "",
+                "temp": "",
+                "class": cls,
+            }
+            self.stations.append(self._current)
+
+    def handle_endtag(self, tag: str) -> None:
+        while self._stack:
+            t, cls = self._stack.pop()
+            if "kt-st" in cls.split():
+                self._current = None
+            if t == tag:
+                break
+
+    def handle_data(self, data: str) -> None:
+        classes = {c for _, cls in self._stack for c in cls.split()}
+        if "kt-date" in classes:
+            self.date += data
+        elif "kt-attr" in classes:
+            self.attribution += data
+        elif self._current is not None:
+            for part, key in (("kt-cond", "cond"), ("kt-name", "name"), ("kt-temp", "temp")):
+                if part in classes:
+                    self._current[key] += data
+
+    def lines(self) -> list[str]:
+        """Each station as the reader sees it: '맑음 서울 32.7℃' (or without a word)."""
+        return [" ".join(p for p in (s["cond"], s["name"], s["temp"]) if p) for s in self.stations]
+
+
+def parse_widget(html: str) -> WidgetParser:
+    parser = WidgetParser()
+    parser.feed(html)
+    parser.close()
+    return parser
+
+
+async def wait_for(
+    predicate: Callable[[], Awaitable[bool]], *, timeout: float = 10.0, what: str = "condition"
+) -> None:
+    """Poll an async predicate until it holds or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await predicate():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def wait_until(predicate: Callable[[], bool], *, timeout: float = 10.0, what: str = "condition") -> None:
+    """Blocking twin of wait_for, for subprocess tests."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+async def poll_sim(stations, store, clock) -> None:  # type: ignore[no-untyped-def]
+    """One sim poll cycle into the test's Redis; it must succeed."""
+    from ticker.poll.poller import Poller  # noqa: PLC0415
+    from ticker.poll.sources.sim import SimSource  # noqa: PLC0415
+
+    poller = Poller(stations=stations, source=SimSource(), store=store, clock=clock, interval_s=60)
+    result = await poller.run_once()
+    assert result.outcome == "ok", result
+
+
+def web_app(settings, stations, store, clock, **kwargs):  # type: ignore[no-untyped-def]
+    """A web-role app on the test's Redis and clock (no periodic check unless asked)."""
+    from ticker.app import create_app  # noqa: PLC0415
+
+    kwargs.setdefault("snapshot_check_s", 3600)
+    return create_app(settings, stations=stations, redis=store.redis, clock=clock, role="web", **kwargs)
+
+
+def front_door_server(app):  # type: ignore[no-untyped-def]
+    """aiohttp's TestServer, served through the front-door runner `ticker serve` uses."""
+    from aiohttp.test_utils import TestServer  # noqa: PLC0415
+
+    from ticker.web.fastpath import FastPathRunner  # noqa: PLC0415
+
+    class FrontDoorTestServer(TestServer):
+        async def _make_runner(self, **kwargs):  # type: ignore[no-untyped-def]
+            return FastPathRunner(self.app, **kwargs)
+
+    return FrontDoorTestServer(app, host="127.0.0.1")

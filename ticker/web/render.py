@@ -1,0 +1,315 @@
+"""The jinja2 environment (autoescape on) and pure render functions. No I/O here."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple, Protocol
+
+import jinja2
+
+from ticker.models import (
+    ATTRIBUTION,
+    KST,
+    Observation,
+    ObservationsDocument,
+    Station,
+    StationObservation,
+    date_label,
+)
+from ticker.freshness import human_age
+from ticker.weather import Condition
+
+ATTRIBUTION_EN = "Source: KMA"
+# Sources other than the ASOS observation, marked in the widget: (ko, en) of what the value is.
+MARKED_SOURCES = {"ultra_ncst": ("초단기실황(격자)", "KMA nowcast (grid)")}
+
+LANGS = ("ko", "en")
+THEMES = ("light", "dark", "auto")
+LAYOUTS = ("ticker", "list")
+
+# Heights every embed reserves up front, so nothing on the host page moves when data arrives.
+TICKER_HEIGHT_PX = 40
+LIST_ROW_PX = 28
+# Below this many stations the ticker stands still: scrolling two names looks broken.
+MIN_SCROLLING = 4
+SCROLL_S_PER_STATION = 4
+
+ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("ticker.web", "templates"),
+    autoescape=True,  # every template, whatever its extension
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+def _kst(value: datetime | None, now: datetime | None = None) -> str:
+    """KST clock time; with the date when it is not today's."""
+    if value is None:
+        return "-"
+    local = value.astimezone(KST)
+    if now is not None and local.date() == now.astimezone(KST).date():
+        return local.strftime("%H:%M:%S") if local.second else local.strftime("%H:%M")
+    return local.strftime("%m-%d %H:%M")
+
+
+ENV.filters["kst"] = _kst
+ENV.filters["age"] = human_age
+
+_STYLE = re.compile(r"<style>(.*?)</style>", re.DOTALL)
+
+
+class Variant(NamedTuple):
+    """What a reader asked for, normalised: the cache key of a rendered widget."""
+
+    lang: str = "ko"
+    theme: str = "light"
+    layout: str = "ticker"
+    stations: tuple[int, ...] | None = None  # None: every configured station
+
+
+DEFAULT_VARIANT = Variant()
+
+
+def format_temperature(value: float) -> str:
+    """One decimal and the degree sign; never "-0.0"."""
+    text = f"{value:.1f}"
+    return "0.0" if text == "-0.0" else text
+
+
+@dataclass(frozen=True)
+class Item:
+    """One station as the widget shows it."""
+
+    station: Station
+    observation: Observation | None
+    stale: bool
+    shown: bool  # False past the hard limit or with no data: left out of the widget
+
+    @property
+    def condition(self) -> Condition | None:
+        return self.observation.condition if self.observation else None
+
+    def label(self, lang: str) -> str | None:
+        return self.condition.label(lang) if self.condition else None
+
+    def name(self, lang: str) -> str:
+        return self.station.name_en if lang == "en" else self.station.name
+
+    @property
+    def temperature(self) -> str | None:
+        obs = self.observation
+        if obs is None or obs.temperature_c is None:
+            return None
+        return format_temperature(obs.temperature_c)
+
+    @property
+    def source(self) -> str | None:
+        return self.observation.source if self.observation else None
+
+    def source_note(self, lang: str) -> str | None:
+        """What a value from a secondary source is, for its marker; None for ASOS values."""
+        labels = MARKED_SOURCES.get(self.source or "")
+        if labels is None:
+            return None
+        return labels[1] if lang == "en" else labels[0]
+
+    @property
+    def observed_local(self) -> str | None:
+        obs = self.observation
+        return obs.observed_at.astimezone(KST).strftime("%H:%M") if obs else None
+
+    def sentence(self, lang: str) -> str:
+        """The full sentence a screen reader announces for this station."""
+        word = self.label(lang)
+        when = self.observed_local or ""
+        if lang == "en":
+            parts = [f"{self.name(lang)}:", f"{word}," if word else ""]
+            parts.append(f"{self.temperature} degrees Celsius, observed at {when}")
+            text = " ".join(p for p in parts if p)
+            return text + (", delayed report." if self.stale else ".")
+        hh, _, mm = when.partition(":")
+        head = f"{self.name(lang)} {word}," if word else f"{self.name(lang)},"
+        text = f"{head} 기온 {self.temperature}도, {int(hh or 0)}시 {int(mm or 0)}분 관측"
+        return text + (", 지연된 자료." if self.stale else ".")
+
+
+@dataclass(frozen=True)
+class View:
+    """Everything a render needs, computed once per snapshot and clock tick."""
+
+    now: datetime
+    items: tuple[Item, ...]
+    version: int
+
+
+def build_view(
+    stations: Sequence[Station],
+    observations: Mapping[int, Observation],
+    now: datetime,
+    *,
+    version: int,
+    hard_max_age_s: int,
+) -> View:
+    """Pair each configured station with its observation and staleness, in configured order."""
+    items = []
+    for station in stations:
+        obs = observations.get(station.id)
+        if obs is None:
+            items.append(Item(station, None, stale=True, shown=False))
+            continue
+        age = (now - obs.observed_at).total_seconds()
+        items.append(
+            Item(
+                station,
+                obs,
+                stale=age > station.max_age_s,
+                shown=age <= hard_max_age_s and obs.temperature_c is not None,
+            )
+        )
+    return View(now=now, items=tuple(items), version=version)
+
+
+def observations_document(view: View, station_ids: Sequence[int] | None = None) -> ObservationsDocument:
+    """The JSON document of GET /v1/observations."""
+    wanted = None if station_ids is None else set(station_ids)
+    rows = []
+    for item in view.items:
+        if wanted is not None and item.station.id not in wanted:
+            continue
+        rows.append(station_json(item, view.now))
+    return ObservationsDocument(
+        generated_at=view.now.astimezone(KST).replace(microsecond=0),
+        date_label=date_label(view.now),
+        attribution=ATTRIBUTION,
+        version=view.version,
+        stations=rows,
+    )
+
+
+def station_json(item: Item, now: datetime) -> StationObservation:
+    """One station in the JSON API; unknown values are null."""
+    obs = item.observation
+    st = item.station
+    return StationObservation(
+        id=st.id,
+        name=st.name,
+        name_en=st.name_en,
+        observed_at=obs.observed_at.astimezone(KST) if obs else None,
+        fetched_at=obs.fetched_at.astimezone(KST).replace(microsecond=0) if obs else None,
+        temperature_c=obs.temperature_c if obs else None,
+        condition=item.condition,
+        condition_label=item.label("ko"),
+        humidity_pct=obs.humidity_pct if obs else None,
+        wind_speed_ms=obs.wind_speed_ms if obs else None,
+        wind_dir_deg=obs.wind_dir_deg if obs else None,
+        precipitation_mm=obs.precipitation_mm if obs else None,
+        source=obs.source if obs else None,
+        age_s=int((now - obs.observed_at).total_seconds()) if obs else None,
+        stale=item.stale,
+    )
+
+
+def reserved_height(layout: str, requested: int) -> int:
+    """The fixed pixel height of a widget: one line, or a header plus one row per station."""
+    if layout == "list":
+        return TICKER_HEIGHT_PX + LIST_ROW_PX * requested
+    return TICKER_HEIGHT_PX
+
+
+def _context(view: View, variant: Variant) -> dict[str, object]:
+    wanted = None if variant.stations is None else set(variant.stations)
+    chosen = [i for i in view.items if wanted is None or i.station.id in wanted]
+    items = [i for i in chosen if i.shown]
+    lang = variant.lang
+    scrolling = variant.layout == "ticker" and len(items) >= MIN_SCROLLING
+    return {
+        "view": view,
+        "items": items,
+        "lang": lang,
+        "theme": variant.theme,
+        "layout": variant.layout,
+        "scrolling": scrolling,
+        "requested": len(chosen),
+        "height": reserved_height(variant.layout, len(chosen)),
+        "duration_s": len(items) * SCROLL_S_PER_STATION,
+        "date_label": date_label(view.now, lang),
+        "attribution": ATTRIBUTION_EN if lang == "en" else ATTRIBUTION,
+        "t": _TEXT["en" if lang == "en" else "ko"],
+    }
+
+
+_TEXT = {
+    "ko": {
+        "region": "전국 날씨",
+        "pause": "날씨 흐름 멈춤",
+        "late": "관측",
+        "empty": "날씨 정보를 준비하고 있습니다",
+        "title": "날씨",
+    },
+    "en": {
+        "region": "Weather across Korea",
+        "pause": "Pause the weather ticker",
+        "late": "obs.",
+        "empty": "Weather data is not available yet",
+        "title": "Weather",
+    },
+}
+
+
+def render_widget(view: View, *, lang: str = "ko", variant: Variant | None = None) -> str:
+    """The HTML fragment for SSI/ESI or direct insertion."""
+    chosen = variant or Variant(lang=lang)
+    return ENV.get_template("widget.html").render(**_context(view, chosen))
+
+
+def render_frame(view: View, variant: Variant) -> str:
+    """A complete small page for <iframe> embedding; it runs no script."""
+    return ENV.get_template("frame.html").render(**_context(view, variant))
+
+
+def render_demo(view: View, variant: Variant, *, script: ScriptRef) -> str:
+    """The demo page: the same ticker embedded by inclusion, by iframe and by script."""
+    ctx = _context(view, variant)
+    return ENV.get_template("demo.html").render(
+        query=variant_query(variant), frame_height=ctx["height"], script=script, **ctx
+    )
+
+
+class ScriptRef(Protocol):
+    """Where the pinned script is and the SRI value that goes with it."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def integrity(self) -> str: ...
+
+
+def variant_query(variant: Variant) -> str:
+    """The canonical query string of a variant (defaults left out), with a leading '?' if any."""
+    parts = [
+        f"{name}={value}"
+        for name, value, default in (
+            ("lang", variant.lang, DEFAULT_VARIANT.lang),
+            ("theme", variant.theme, DEFAULT_VARIANT.theme),
+            ("layout", variant.layout, DEFAULT_VARIANT.layout),
+        )
+        if value != default
+    ]
+    if variant.stations is not None:
+        parts.append("stations=" + ",".join(str(s) for s in variant.stations))
+    return "?" + "&".join(parts) if parts else ""
+
+
+def style_hashes(html: str) -> list[str]:
+    """CSP source expressions ('sha256-...') for every <style> element of a page."""
+    out = []
+    for body in _STYLE.findall(html):
+        digest = hashlib.sha256(body.encode()).digest()
+        out.append("'sha256-" + base64.b64encode(digest).decode() + "'")
+    return out

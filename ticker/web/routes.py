@@ -1,0 +1,301 @@
+"""Routes and handlers. They read the in-process snapshot and send bytes; nothing else."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import re
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from ticker.web import keys
+from ticker.web.answer import send
+from ticker.web.policy import Policy
+from ticker.web.snapshot import LiveSnapshot, Renderer
+from ticker.models import ErrorDocument
+from ticker.web.render import (
+    DEFAULT_VARIANT,
+    LANGS,
+    LAYOUTS,
+    LIST_ROW_PX,
+    THEMES,
+    TICKER_HEIGHT_PX,
+    Variant,
+    View,
+    observations_document,
+    render_demo,
+    render_frame,
+    render_widget,
+    station_json,
+)
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+NO_STORE = "no-store"
+HTML = "text/html; charset=utf-8"
+JSON = "application/json; charset=utf-8"
+JS = "text/javascript; charset=utf-8"
+PINNED_HASH_CHARS = 16  # hex digits of the SHA-384 in the pinned script's file name
+MAX_QUERY = 300  # characters; every allowed query fits easily
+_STATION_ID = re.compile(r"^[1-9][0-9]{0,2}$")
+_STATION_LIST = re.compile(r"^[0-9]{1,3}(,[0-9]{1,3}){0,63}$")
+
+WIDGET_PARAMS = frozenset({"lang", "theme", "layout", "stations"})
+DEMO_PARAMS = frozenset({"lang", "theme", "layout"})
+JSON_PARAMS = frozenset({"stations"})
+NO_PARAMS: frozenset[str] = frozenset()
+
+# Headers every error answer carries: nothing may cache it, and it never embeds.
+ERROR_HEADERS = {
+    "Cache-Control": NO_STORE,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Access-Control-Allow-Origin": "*",
+}
+
+
+def inert_json(doc: BaseModel) -> bytes:
+    """JSON bytes that stay inert even if someone inlines them into an HTML <script> block.
+
+    ``<``, ``>`` and ``&`` only ever occur inside strings, where their \\u escapes mean the same.
+    """
+    raw = doc.model_dump_json().encode()
+    return raw.replace(b"<", b"\\u003c").replace(b">", b"\\u003e").replace(b"&", b"\\u0026")
+
+
+class BadRequest(Exception):
+    """A query the service does not accept; the message never echoes the input."""
+
+
+def error_response(status: int, error: str, message: str) -> web.Response:
+    body = ErrorDocument(error=error, message=message).model_dump_json().encode()
+    return web.Response(body=body, status=status, content_type="application/json", headers=ERROR_HEADERS)
+
+
+# ---------------------------------------------------------------------------------------------
+# Query allow-list
+
+
+def parse_variant(
+    query: Mapping[str, str] | Sequence[tuple[str, str]],
+    *,
+    allowed: Collection[str],
+    station_ids: Sequence[int],
+) -> Variant:
+    """A normalised variant, or BadRequest for an unknown, repeated or out-of-list parameter."""
+    seen: dict[str, str] = {}
+    items = query.items() if isinstance(query, Mapping) else query
+    for name, value in items:
+        if name not in allowed:
+            raise BadRequest("unknown query parameter")
+        if name in seen:
+            raise BadRequest("repeated query parameter")
+        seen[name] = value
+    return Variant(
+        lang=_choice(seen, "lang", LANGS),
+        theme=_choice(seen, "theme", THEMES),
+        layout=_choice(seen, "layout", LAYOUTS),
+        stations=_stations(seen.get("stations"), station_ids),
+    )
+
+
+def _choice(seen: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    value = seen.get(name)
+    if value is None:
+        return str(getattr(DEFAULT_VARIANT, name))
+    if value not in choices:
+        raise BadRequest(f"'{name}' must be one of: {', '.join(choices)}")
+    return value
+
+
+def _stations(raw: str | None, configured: Sequence[int]) -> tuple[int, ...] | None:
+    if raw is None:
+        return None
+    if not _STATION_LIST.match(raw):
+        raise BadRequest("'stations' must be comma-separated station ids")
+    wanted = [int(part) for part in raw.split(",")]
+    known = set(configured)
+    if any(sid not in known for sid in wanted):
+        raise BadRequest("'stations' names a station that is not configured")
+    if len(wanted) == len(configured):
+        return None  # all of them: the same variant as no parameter
+    chosen = set(wanted)
+    return tuple(sid for sid in configured if sid in chosen)  # configured order, always
+
+
+Resolver = Callable[[Sequence[tuple[str, str]], Mapping[str, str]], tuple[object, Renderer]]
+
+
+def _hot(live: LiveSnapshot, resolve: Resolver) -> Handler:
+    """A handler that answers from the snapshot by raw path, resolving the variant on a miss."""
+
+    async def handler(request: web.Request) -> web.Response:
+        rendered = live.lookup(request.raw_path)
+        if rendered is None:
+            if len(request.query_string) > MAX_QUERY:
+                raise BadRequest("query too long")
+            key, renderer = resolve(list(request.query.items()), request.match_info)
+            rendered = live.get(key, renderer, alias=request.raw_path)
+        return send(request, rendered)
+
+    return handler
+
+
+# ---------------------------------------------------------------------------------------------
+# Routes
+
+
+def setup_routes(app: web.Application) -> None:
+    """Add every route; the default variants are registered so refreshes render them ahead."""
+    settings = app[keys.SETTINGS]
+    live = app[keys.LIVE]
+    policy = Policy(settings)
+    ids = [s.id for s in app[keys.STATIONS]]
+    embed_js = load_embed_js(len(ids))
+    pinned = app[keys.EMBED_SCRIPT] = pinned_script(embed_js)
+
+    def widget(query: Sequence[tuple[str, str]], _: Mapping[str, str]) -> tuple[object, Renderer]:
+        v = parse_variant(query, allowed=WIDGET_PARAMS, station_ids=ids)
+
+        def render(view: View) -> tuple[bytes, str, Mapping[str, str]]:
+            # A fragment is included into other pages, never shown on its own: no CSP to send.
+            return render_widget(view, variant=v).encode(), HTML, policy.fragment
+
+        return ("widget", v), render
+
+    def frame(query: Sequence[tuple[str, str]], _: Mapping[str, str]) -> tuple[object, Renderer]:
+        v = parse_variant(query, allowed=WIDGET_PARAMS, station_ids=ids)
+
+        def render(view: View) -> tuple[bytes, str, Mapping[str, str]]:
+            html = render_frame(view, v)
+            return html.encode(), HTML, policy.embeddable(html)
+
+        return ("frame", v), render
+
+    def demo(query: Sequence[tuple[str, str]], _: Mapping[str, str]) -> tuple[object, Renderer]:
+        v = parse_variant(query, allowed=DEMO_PARAMS, station_ids=ids)
+
+        def render(view: View) -> tuple[bytes, str, Mapping[str, str]]:
+            return render_demo(view, v, script=pinned).encode(), HTML, policy.demo
+
+        return ("demo", v), render
+
+    def script(query: Sequence[tuple[str, str]], _: Mapping[str, str]) -> tuple[object, Renderer]:
+        parse_variant(query, allowed=NO_PARAMS, station_ids=ids)
+        return ("embed.js",), lambda view: (embed_js, JS, policy.script)
+
+    def pinned_js(query: Sequence[tuple[str, str]], _: Mapping[str, str]) -> tuple[object, Renderer]:
+        parse_variant(query, allowed=NO_PARAMS, station_ids=ids)
+        return ("embed.js", "pinned"), lambda view: (pinned.body, JS, policy.pinned_script)
+
+    def observations(query: Sequence[tuple[str, str]], _: Mapping[str, str]) -> tuple[object, Renderer]:
+        v = parse_variant(query, allowed=JSON_PARAMS, station_ids=ids)
+
+        def render(view: View) -> tuple[bytes, str, Mapping[str, str]]:
+            doc = observations_document(view, v.stations)
+            return inert_json(doc), JSON, policy.json
+
+        return ("observations", v.stations), render
+
+    def station(query: Sequence[tuple[str, str]], match: Mapping[str, str]) -> tuple[object, Renderer]:
+        parse_variant(query, allowed=NO_PARAMS, station_ids=ids)
+        raw = match["id"]
+        wanted = int(raw) if _STATION_ID.match(raw) else None
+        if wanted is None or wanted not in ids:
+            raise StationNotFound
+
+        def render(view: View) -> tuple[bytes, str, Mapping[str, str]]:
+            item = next(i for i in view.items if i.station.id == wanted)
+            return inert_json(station_json(item, view.now)), JSON, policy.json
+
+        return ("station", wanted), render
+
+    hot: dict[str, Resolver] = {
+        "/widget": widget,
+        "/widget/frame": frame,
+        "/embed.js": script,
+        pinned.path: pinned_js,
+        "/demo": demo,
+        "/v1/observations": observations,
+    }
+    for path, resolve in hot.items():
+        app.router.add_get(path, _hot(live, resolve))
+        key, renderer = resolve((), {})
+        live.get(key, renderer, alias=path)
+    app.router.add_get("/v1/stations/{id}", _hot(live, station))
+
+
+class StationNotFound(Exception):
+    """A station id that is not configured."""
+
+
+def load_embed_js(station_count: int) -> bytes:
+    """The script embed, with the numbers it needs to reserve its height filled in."""
+    text = resources.files("ticker.web").joinpath("static/embed.js").read_text(encoding="utf-8")
+    for name, value in (
+        ("__TICKER_STATION_COUNT__", station_count),
+        ("__TICKER_HEIGHT_PX__", TICKER_HEIGHT_PX),
+        ("__TICKER_ROW_PX__", LIST_ROW_PX),
+    ):
+        text = text.replace(name, str(int(value)))
+    return text.encode()
+
+
+@dataclass(frozen=True, slots=True)
+class PinnedScript:
+    """The script embed at a content-addressed URL, for Subresource Integrity.
+
+    ``<script async src="…/embed.<hash>.js" integrity="sha384-…" crossorigin="anonymous">``:
+    the browser runs it only if its bytes hash to the published value, so a tampered copy on
+    any cache or host in between is refused. The URL changes whenever the bytes do (another
+    release, another number of stations), so the answer is cached for a year as immutable.
+    """
+
+    body: bytes
+    path: str
+    integrity: str
+
+
+def pinned_script(body: bytes) -> PinnedScript:
+    digest = hashlib.sha384(body).digest()
+    return PinnedScript(
+        body=body,
+        path=f"/embed.{digest.hex()[:PINNED_HASH_CHARS]}.js",
+        integrity="sha384-" + base64.b64encode(digest).decode("ascii"),
+    )
+
+
+@web.middleware
+async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every error is a small JSON body with no-store, and never echoes the request."""
+    if request.body_exists and request.method in ("GET", "HEAD"):
+        # Every route is a GET: a body is never read, so none is accepted.
+        return error_response(413, "too_large", "request bodies are not accepted")
+    try:
+        return await handler(request)
+    except BadRequest as err:
+        return error_response(400, "bad_request", str(err))
+    except StationNotFound:
+        return error_response(404, "not_found", "no such station")
+    except web.HTTPNotFound:
+        return error_response(404, "not_found", "no such route")
+    except web.HTTPMethodNotAllowed as err:
+        resp = error_response(405, "method_not_allowed", "only GET and HEAD are allowed")
+        resp.headers["Allow"] = ", ".join(sorted(err.allowed_methods))
+        return resp
+    except web.HTTPRequestEntityTooLarge:
+        return error_response(413, "too_large", "request bodies are not accepted")
+    except web.HTTPException as err:
+        if err.status < 400:
+            raise
+        return error_response(err.status, "http_error", err.reason)
+    except Exception:
+        logger.exception("unhandled error in %s", request.path[:100])
+        return error_response(500, "internal", "internal error")
