@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.hostile import run_hostile  # noqa: E402
+
 from ticker.embedded import free_port, start_redis_server, stop_redis_server  # noqa: E402
 
 
@@ -40,15 +41,17 @@ def main() -> None:
         "TICKER_STATIONS_FILE": str(ROOT / "stations.yaml"),
         "TICKER_LOG_LEVEL": "WARNING",
     }
-    service = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "ticker", "serve"], env=env, stdout=subprocess.DEVNULL,
+    service = subprocess.Popen(
+        [sys.executable, "-m", "ticker", "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/stations/108", timeout=1):  # noqa: S310
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/stations/108", timeout=1):
                     break
             except OSError:
                 time.sleep(0.1)
@@ -61,8 +64,10 @@ def main() -> None:
         stop_redis_server(redis)
     print(f"hostile: {outcome.total} requests in {took:.1f}s (seed {args.seed})")
     print("statuses:", dict(sorted(outcome.statuses.items())))
-    print(f"5xx or no status: {len(outcome.server_errors)}; no answer: {outcome.no_answer}; "
-          f"reflected input: {len(outcome.reflected)}")
+    print(
+        f"5xx or no status: {len(outcome.server_errors)}; no answer: {outcome.no_answer}; "
+        f"reflected input: {len(outcome.reflected)}"
+    )
     for target in (outcome.server_errors + outcome.reflected)[:10]:
         print("  ", target[:120])
     log = err.decode(errors="replace").strip().splitlines()

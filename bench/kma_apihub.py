@@ -16,12 +16,12 @@ from datetime import UTC, datetime
 
 import aiohttp
 
-from ticker.testing.fake_upstream import FakeApiHub
 from ticker.models import Station
 from ticker.poll.qc import screen
 from ticker.poll.resilience import NO_RETRY
 from ticker.poll.sources.kma_apihub import KmaApiHubSource
 from ticker.poll.sources.kma_text import parse_frame
+from ticker.testing.fake_upstream import FakeApiHub
 from ticker.testing.rows import format_frame, format_row
 
 
@@ -35,7 +35,7 @@ def stations(n: int) -> list[Station]:
 
 def bench_parse(fake: FakeApiHub, n: int) -> None:
     hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    from ticker.testing.payloads import station_row  # noqa: PLC0415
+    from ticker.testing.payloads import station_row
 
     body = format_frame([format_row(station_row(s, hour)) for s in fake.stations.values()])
     rounds = max(1, 20000 // n)

@@ -9,8 +9,8 @@ from aiohttp import web
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from ticker.config import Settings, load_stations
-from ticker.web.render import build_view, observations_document, render_widget
 from ticker.store import Store
+from ticker.web.render import build_view, observations_document, render_widget
 from ticker.workers import new_event_loop
 
 
@@ -20,9 +20,7 @@ def main() -> None:
     stations = load_stations(settings.stations_path())
 
     async def redis_ctx(app: web.Application):  # type: ignore[no-untyped-def]
-        pool = BlockingConnectionPool.from_url(
-            redis_url, max_connections=128, decode_responses=True
-        )
+        pool = BlockingConnectionPool.from_url(redis_url, max_connections=128, decode_responses=True)
         app["store"] = Store(Redis(connection_pool=pool))
         yield
         await app["store"].redis.aclose()
@@ -52,9 +50,7 @@ def main() -> None:
     app.cleanup_ctx.append(redis_ctx)
     app.router.add_get("/widget", widget)
     app.router.add_get("/v1/observations", observations)
-    web.run_app(
-        app, host="127.0.0.1", port=port, print=None, access_log=None, loop=new_event_loop()
-    )
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, loop=new_event_loop())
 
 
 if __name__ == "__main__":

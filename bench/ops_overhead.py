@@ -35,9 +35,9 @@ def micro(n: int) -> None:
 
     from ticker.config import load_stations
     from ticker.metrics import Metrics
-    from ticker.web.ops import _AgeIndex
     from ticker.poll.sources.sim import SimSource
     from ticker.store import Snapshot
+    from ticker.web.ops import _AgeIndex
 
     stations = load_stations(Path("stations.yaml"))
     now = datetime.now(UTC)
@@ -59,13 +59,13 @@ async def macro(requests: int) -> None:
     from prometheus_client import CollectorRegistry
     from pydantic import SecretStr
 
-    from ticker.web import keys
     from ticker.app import create_app
     from ticker.config import Settings, load_stations
     from ticker.embedded import free_port, start_redis_server, stop_redis_server
     from ticker.poll.poller import Poller
     from ticker.poll.sources.sim import SimSource
     from ticker.store import Store, connect
+    from ticker.web import keys
 
     stations = load_stations(Path("stations.yaml"))
     port = free_port()
@@ -127,7 +127,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as shared:
             env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": shared}
             argv = [sys.executable, __file__, "--requests", str(args.requests), "--multiproc"]
-            return subprocess.run(argv, env=env, check=False).returncode  # noqa: S603
+            return subprocess.run(argv, env=env, check=False).returncode
     mode = "multiprocess files" if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else "in memory"
     print(f"metrics {mode}")
     micro(200_000)

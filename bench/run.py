@@ -98,7 +98,7 @@ def wrk(
         args += ["-H", f"If-None-Match: {etag}"]
     for name, value in (headers or {}).items():
         args += ["-H", f"{name}: {value}"]
-    done = subprocess.run([*args, url], capture_output=True, text=True, check=False)  # noqa: S603
+    done = subprocess.run([*args, url], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed on {url}: {done.stdout}{done.stderr}")
     out = done.stdout
@@ -123,7 +123,7 @@ def machine() -> str:
         loop = "uvloop"
     except ImportError:
         loop = "asyncio (uvloop not installed)"
-    nginx = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip()  # noqa: S607
+    nginx = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip()
     return (
         f"{os.cpu_count()} cores ({cpu}), {mem_kb / 1024 / 1024:.1f} GiB, {platform.platform()}, "
         f"Python {platform.python_version()}, {loop}, {nginx}, load average {os.getloadavg()}"
@@ -158,9 +158,7 @@ def main() -> int:
         default=1,
         help="processes for the ticker and for nginx alike (the issue's comparison is 1 and 1)",
     )
-    parser.add_argument(
-        "--rounds", type=int, default=3, help="alternating rounds; medians are reported"
-    )
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians are reported")
     args = parser.parse_args()
     for tool in ("nginx", "wrk"):
         if shutil.which(tool) is None:
@@ -183,7 +181,7 @@ def main() -> int:
         }
         ticker_port, naive_port, nginx_port = free_port(), free_port(), free_port()
         procs.append(
-            subprocess.Popen(  # noqa: S603
+            subprocess.Popen(
                 [
                     sys.executable,
                     "-m",
@@ -199,9 +197,7 @@ def main() -> int:
                 env=env,
             )
         )
-        procs.append(
-            subprocess.Popen([sys.executable, str(HERE / "naive.py"), str(naive_port), redis_url])
-        )  # noqa: S603
+        procs.append(subprocess.Popen([sys.executable, str(HERE / "naive.py"), str(naive_port), redis_url]))
         ticker = f"http://127.0.0.1:{ticker_port}"
         naive = f"http://127.0.0.1:{naive_port}"
         wait_http(ticker + "/widget")
@@ -219,15 +215,13 @@ def main() -> int:
             d.chmod(0o755)
         conf = tmp / "nginx.conf"
         conf.write_text(NGINX_CONF.format(tmp=tmp, port=nginx_port, workers=args.workers))
-        procs.append(subprocess.Popen(["nginx", "-c", str(conf), "-e", str(tmp / "error.log")]))  # noqa: S603, S607
+        procs.append(subprocess.Popen(["nginx", "-c", str(conf), "-e", str(tmp / "error.log")]))
         nginx = f"http://127.0.0.1:{nginx_port}"
         wait_http(nginx + "/widget")
         bare_port = free_port()
         procs.append(
-            subprocess.Popen(
-                [sys.executable, str(HERE / "bare.py"), str(bare_port), str(www / "widget")]
-            )
-        )  # noqa: S603
+            subprocess.Popen([sys.executable, str(HERE / "bare.py"), str(bare_port), str(www / "widget")])
+        )
         bare = f"http://127.0.0.1:{bare_port}"
         wait_http(bare + "/")
         _, nginx_etag = fetch(nginx + "/widget")
@@ -265,9 +259,7 @@ def main() -> int:
                 ratios.setdefault(label, []).append(pair["ticker"][0] / pair["nginx"][0])
             bare_rps = wrk(bare + "/widget", duration=args.duration, connections=args.connections)
             runs.setdefault(("/widget 200", "bare"), []).append(bare_rps)
-            ratios.setdefault("bare", []).append(
-                bare_rps[0] / runs[("/widget 200", "nginx")][-1][0]
-            )
+            ratios.setdefault("bare", []).append(bare_rps[0] / runs[("/widget 200", "nginx")][-1][0])
             for label, path in (
                 ("/widget 200", "/widget"),
                 ("/v1/observations 200", "/v1/observations"),
@@ -299,9 +291,7 @@ def main() -> int:
                 nv = f"{v_rps:.0f} | {v_p99:.1f} | {t_rps / v_rps:.0f}x"
             else:
                 nv = "- | - | -"
-            print(
-                f"| {label} | {t_rps:.0f} | {t_p99:.2f} | {n_rps:.0f} | {n_p99:.2f} | {ratio} | {nv} |"
-            )
+            print(f"| {label} | {t_rps:.0f} | {t_p99:.2f} | {n_rps:.0f} | {n_p99:.2f} | {ratio} | {nv} |")
         b_rps, b_p99 = med("/widget 200", "bare")
         r = ratios["bare"]
         print(

@@ -80,8 +80,10 @@ def run(duration: int, connections: int, poll_s: float, stop_redis_midway: bool)
         "TICKER_POLL_INTERVAL_S": str(poll_s),
         "TICKER_LOG_LEVEL": "WARNING",
     }
-    server = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "ticker", "serve"], env=env, stdout=subprocess.DEVNULL,
+    server = subprocess.Popen(
+        [sys.executable, "-m", "ticker", "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{http_port}"
@@ -101,9 +103,10 @@ def run(duration: int, connections: int, poll_s: float, stop_redis_midway: bool)
             script.write(WRK_SCRIPT)
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        wrk = subprocess.Popen(  # noqa: S603
+        wrk = subprocess.Popen(
             ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", script.name, base],
-            stdout=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         redis_stopped_at = None
         if stop_redis_midway:
@@ -114,9 +117,7 @@ def run(duration: int, connections: int, poll_s: float, stop_redis_midway: bool)
         stop.set()
         sampler.join()
         Path(script.name).unlink()
-        match = re.search(
-            r"RESULT total=(\d+) s5xx=(\d+) other=(\d+) errors=(\d+) p99_ms=([\d.]+)", out
-        )
+        match = re.search(r"RESULT total=(\d+) s5xx=(\d+) other=(\d+) errors=(\d+) p99_ms=([\d.]+)", out)
         rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
         if match is None or rps is None:
             raise SystemExit("wrk output not understood:\n" + out)

@@ -75,7 +75,7 @@ class FixedClock:
         return self.now
 
     def advance(self, **kwargs: float) -> datetime:
-        from datetime import timedelta  # noqa: PLC0415
+        from datetime import timedelta
 
         self.now = self.now + timedelta(**kwargs)
         return self.now

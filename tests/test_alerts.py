@@ -1,7 +1,5 @@
 """deploy/prometheus/alerts.yml: valid for promtool, fires when it should, on metrics that exist."""
 
-# ruff: noqa: E501 - PromQL series selectors read best on one line
-
 from __future__ import annotations
 
 import re
@@ -95,9 +93,7 @@ SCENARIOS: list[dict[str, Any]] = [
         ],
     },
     {
-        "series": {
-            'ticker_station_state{station="108",name="서울",state="late",instance="a"}': "0 0 0 1x30"
-        },
+        "series": {'ticker_station_state{station="108",name="서울",state="late",instance="a"}': "0 0 0 1x30"},
         "checks": [
             ("TickerStationLate", "5m", []),
             ("TickerStationLate", "20m", [{"station": "108", "name": "서울"}]),
@@ -187,8 +183,7 @@ def _promtool_tests() -> dict[str, Any]:
             for extra in expected:
                 labels = {**rule["labels"], **extra}
                 annotations = {
-                    k: _render(v, labels, scenario.get("value"))
-                    for k, v in rule["annotations"].items()
+                    k: _render(v, labels, scenario.get("value")) for k, v in rule["annotations"].items()
                 }
                 alerts.append({"exp_labels": labels, "exp_annotations": annotations})
             checks.append({"eval_time": at, "alertname": name, "exp_alerts": alerts})

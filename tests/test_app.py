@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from ticker.config import Settings
-
 from tests.support.helpers import parse_widget, poll_sim, web_app
+from ticker.config import Settings
 
 
 async def test_widget_shows_every_station_in_order(aiohttp_client, settings, stations, store, clock):
@@ -38,8 +37,19 @@ async def test_observations_document_has_the_contract_shape(aiohttp_client, sett
     assert doc["attribution"] == "기상청 제공"
     assert [s["id"] for s in doc["stations"]] == [s.id for s in stations]
     seoul = next(s for s in doc["stations"] if s["id"] == 108)
-    for key in ("id", "name", "name_en", "observed_at", "temperature_c", "condition", "condition_label",
-                "humidity_pct", "wind_speed_ms", "precipitation_mm", "stale"):
+    for key in (
+        "id",
+        "name",
+        "name_en",
+        "observed_at",
+        "temperature_c",
+        "condition",
+        "condition_label",
+        "humidity_pct",
+        "wind_speed_ms",
+        "precipitation_mm",
+        "stale",
+    ):
         assert key in seoul
     assert seoul["name"] == "서울" and seoul["name_en"] == "Seoul"
     assert seoul["observed_at"] == "2025-07-28T15:00:00+09:00"

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import ROOT
 from ticker.config import load_stations, parse_duration
 from ticker.errors import ConfigError
-
-from tests.conftest import ROOT
 
 GOOD = """\
 defaults:
@@ -43,9 +42,22 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 def test_shipped_stations_are_the_sixteen_in_order(stations):
     assert [(s.id, s.name) for s in stations] == [
-        (98, "동두천"), (105, "강릉"), (108, "서울"), (133, "대전"), (143, "대구"), (152, "울산"),
-        (156, "광주"), (159, "부산"), (172, "고창"), (184, "제주"), (201, "강화"), (226, "보은"),
-        (238, "금산"), (259, "강진군"), (283, "경주시"), (294, "거제"),
+        (98, "동두천"),
+        (105, "강릉"),
+        (108, "서울"),
+        (133, "대전"),
+        (143, "대구"),
+        (152, "울산"),
+        (156, "광주"),
+        (159, "부산"),
+        (172, "고창"),
+        (184, "제주"),
+        (201, "강화"),
+        (226, "보은"),
+        (238, "금산"),
+        (259, "강진군"),
+        (283, "경주시"),
+        (294, "거제"),
     ]
     seoul = next(s for s in stations if s.id == 108)
     assert (seoul.nx, seoul.ny) == (60, 127)
@@ -76,7 +88,11 @@ def test_good_file_loads_with_defaults_and_computed_grid(tmp_path):
         (lambda t: t.replace("id: 159", "id: abc"), 12, "stations[1].id"),
         (lambda t: t.replace("id: 159", "id: 1080"), 12, "stations[1].id"),
         (lambda t: t.replace("    name: 부산\n", ""), 12, "stations[1].name"),
-        (lambda t: t.replace("id: 159", "id: 108"), 12, "stations[1].id: duplicate station id 108 (first at line 4)"),
+        (
+            lambda t: t.replace("id: 159", "id: 108"),
+            12,
+            "stations[1].id: duplicate station id 108 (first at line 4)",
+        ),
         (lambda t: t.replace("nx: 60", "nx: 61"), 10, "stations[0].nx"),
         (lambda t: t.replace("lat: 35.10468", "lat: 95.1"), 15, "stations[1].lat"),
         (lambda t: t.replace("max_age: 90m", "max_age: soon"), 18, "stations[1].max_age"),
@@ -104,7 +120,8 @@ def test_missing_file_is_a_config_error(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("text", "seconds"), [(3600, 3600), ("3600", 3600), ("90m", 5400), ("2h", 7200), ("1h30m", 5400), ("45s", 45)]
+    ("text", "seconds"),
+    [(3600, 3600), ("3600", 3600), ("90m", 5400), ("2h", 7200), ("1h30m", 5400), ("45s", 45)],
 )
 def test_durations(text, seconds):
     assert parse_duration(text) == seconds

@@ -23,9 +23,10 @@ from ticker.freshness import (
     state_for,
 )
 from ticker.logs import JsonFormatter
-from ticker.redaction import redact
 from ticker.models import Observation, Station
 from ticker.poll.poller import Poller
+from ticker.poll.sources.sim import SimSource
+from ticker.redaction import redact
 from ticker.report import (
     Status,
     build_report,
@@ -35,7 +36,6 @@ from ticker.report import (
     poller_health,
     source_health,
 )
-from ticker.poll.sources.sim import SimSource
 from ticker.store import Snapshot, Store, connect
 
 NOW = datetime(2025, 7, 28, 6, 5, tzinfo=UTC)
@@ -159,9 +159,7 @@ def test_source_health(raw: dict[str, str], state: str) -> None:
 
 
 def test_source_health_counts_errors_by_class() -> None:
-    health = source_health(
-        "kma_apihub", {"errors:timeout": "3", "errors:auth": "1", "last_error": "x"}
-    )
+    health = source_health("kma_apihub", {"errors:timeout": "3", "errors:auth": "1", "last_error": "x"})
     assert health.errors == {"auth": 1, "timeout": 3}
 
 

@@ -18,17 +18,16 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.conftest import ROOT, RedisServer
+from tests.support.helpers import parse_widget, wait_for
 from ticker.embedded import free_port
-from ticker.testing.fake_upstream import FakeApiHub
 from ticker.models import Station
 from ticker.poll.poller import Poller
-from ticker.web.render import build_view, render_widget
 from ticker.poll.resilience import NO_RETRY
 from ticker.poll.sources.kma_apihub import KmaApiHubSource
 from ticker.store import Snapshot, Store
-
-from tests.conftest import ROOT, RedisServer
-from tests.support.helpers import parse_widget, wait_for
+from ticker.testing.fake_upstream import FakeApiHub
+from ticker.web.render import build_view, render_widget
 
 KEY = "Sekret-Hub-Key_0123"
 
@@ -102,11 +101,7 @@ async def test_poll_once_shows_what_the_rows_say(env, fake, stations, store, tmp
     # cloud word say "no rain" (RN -9.0) so that the sim raining somewhere cannot change them.
     env["TICKER_FALLBACK"] = "none"
     code, out, err = await ticker(env, "poll", "--once", cwd=tmp_path)
-    lines = {
-        int(line.split()[0]): line.split()
-        for line in out.splitlines()
-        if line[:4].strip().isdigit()
-    }
+    lines = {int(line.split()[0]): line.split() for line in out.splitlines() if line[:4].strip().isdigit()}
     assert lines[98][5:] == ["눈", "-9.0℃"]
     assert lines[105][5:] == ["비/눈", "0.4℃"]
     assert lines[108][5:] == ["맑음", "32.7℃"]  # not the older duplicate row's -12.3
@@ -117,9 +112,7 @@ async def test_poll_once_shows_what_the_rows_say(env, fake, stations, store, tmp
     assert lines[159][-1] == f"{float(fake.last_rows[159]['TA']):.1f}℃"  # not the future row's 45.5
     assert "-99" not in out and "45.5" not in out
     assert code == 1  # 133 has no usable row
-    assert (
-        err.strip().splitlines()[-1] == "poll incomplete: 1 of 16 stations not fresh: 대전(missing)"
-    )
+    assert err.strip().splitlines()[-1] == "poll incomplete: 1 of 16 stations not fresh: 대전(missing)"
     snap = await store.load_snapshot()
     assert snap.observations[98].temperature_c == -9.0
     assert 133 not in snap.observations
@@ -145,9 +138,7 @@ FAULTS = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("fault", "kind"), FAULTS, ids=[f"{k}-{i}" for i, (_, k) in enumerate(FAULTS)]
-)
+@pytest.mark.parametrize(("fault", "kind"), FAULTS, ids=[f"{k}-{i}" for i, (_, k) in enumerate(FAULTS)])
 async def test_a_fault_changes_nothing_stored_and_says_why_in_one_line(
     env, fake, stations, store, tmp_path, fault, kind
 ):
@@ -199,9 +190,7 @@ async def test_no_key_is_a_configuration_error(env, store, tmp_path):
     del env["TICKER_KMA_AUTH_KEY"]
     code, _, err = await ticker(env, "poll", "--once", cwd=tmp_path)
     assert code == 2
-    assert (
-        err.strip().splitlines()[-1] == "ticker: TICKER_SOURCE=kma_apihub needs TICKER_KMA_AUTH_KEY"
-    )
+    assert err.strip().splitlines()[-1] == "ticker: TICKER_SOURCE=kma_apihub needs TICKER_KMA_AUTH_KEY"
 
 
 async def test_the_running_service_shows_the_rows_and_marks_fallback_values(

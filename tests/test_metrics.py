@@ -14,12 +14,11 @@ import aiohttp
 import pytest
 from prometheus_client import REGISTRY, CollectorRegistry
 
-from ticker.embedded import free_port
-from ticker.metrics import Metrics, upstream_error_kinds
-
 from tests.conftest import ROOT, RedisServer
 from tests.support.helpers import wait_for
 from tests.support.ops_support import ops_app, poll, sample, samples
+from ticker.embedded import free_port
+from ticker.metrics import Metrics, upstream_error_kinds
 
 
 async def test_metrics_export_times_not_ages(store, aiohttp_client, settings, stations, clock):
@@ -69,16 +68,12 @@ def test_registry_is_injected_never_global() -> None:
     metrics.init_source("kma_apihub")
     assert set(REGISTRY._names_to_collectors) == before
     assert (
-        registry.get_sample_value(
-            "ticker_polls_total", {"source": "kma_apihub", "outcome": "circuit_open"}
-        )
+        registry.get_sample_value("ticker_polls_total", {"source": "kma_apihub", "outcome": "circuit_open"})
         == 0
     )
     for kind in upstream_error_kinds():
         assert (
-            registry.get_sample_value(
-                "ticker_upstream_errors_total", {"source": "kma_apihub", "kind": kind}
-            )
+            registry.get_sample_value("ticker_upstream_errors_total", {"source": "kma_apihub", "kind": kind})
             == 0
         )
     assert "auth" in upstream_error_kinds() and "quota" in upstream_error_kinds()

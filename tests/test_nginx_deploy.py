@@ -13,11 +13,10 @@ import yaml
 from aiohttp import ClientSession, ClientTimeout
 from multidict import CIMultiDict
 
-from ticker.config import Settings
-from ticker.embedded import free_port
-
 from tests.conftest import ROOT
 from tests.support.helpers import front_door_server, parse_widget, poll_sim, wait_for, web_app
+from ticker.config import Settings
+from ticker.embedded import free_port
 
 DEPLOY = ROOT / "deploy"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -80,9 +79,9 @@ async def test_article_includes_the_ticker_and_the_cache_outlives_it(
     conf = nginx_config(tmp_path, port, ticker.port)
     # -e: the error log from the start, before the config is read (the default path may not be writable).
     args = [NGINX, "-c", str(conf), "-e", str(tmp_path / "error.log")]
-    check = subprocess.run([*args, "-t"], capture_output=True, text=True, check=False)  # noqa: S603
+    check = subprocess.run([*args, "-t"], capture_output=True, text=True, check=False)
     assert check.returncode == 0, check.stderr
-    nginx = subprocess.Popen(args, stderr=subprocess.PIPE)  # noqa: S603
+    nginx = subprocess.Popen(args, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     names = [s.name for s in stations]
     try:

@@ -17,19 +17,17 @@ from aiohttp.test_utils import TestClient
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
-from ticker.web import keys
-from ticker.app import create_app
-from ticker.cli import check
-from ticker.config import Settings
-from ticker.testing.fake_upstream import FakeApiHub
-from ticker.models import KST, Station
-from ticker.app import POLLER
-from ticker.freshness import Cycle
-from ticker.store import Store
-
 from tests.conftest import FixedClock
 from tests.support.helpers import wait_for
 from tests.support.ops_support import has_cycle, parse_status, sample, samples
+from ticker.app import POLLER, create_app
+from ticker.cli import check
+from ticker.config import Settings
+from ticker.freshness import Cycle
+from ticker.models import KST, Station
+from ticker.store import Store
+from ticker.testing.fake_upstream import FakeApiHub
+from ticker.web import keys
 
 KEY = "Hub-Key-For-Ops-0042"
 STEP_MIN = 5
@@ -109,9 +107,7 @@ async def test_stop_the_upstream_stale_everywhere_start_it_fresh_again(
 ) -> None:
     caplog.set_level(logging.INFO, logger="ticker")
     registry = CollectorRegistry()
-    app = create_app(
-        hub_settings, stations=e2e_stations, redis=store.redis, clock=clock, registry=registry
-    )
+    app = create_app(hub_settings, stations=e2e_stations, redis=store.redis, clock=clock, registry=registry)
     svc = Service(await aiohttp_client(app), hub_settings, e2e_stations, clock)
     await wait_for(lambda: has_cycle(store), what="the scheduler's first cycle")
     await svc.app[keys.LIVE].refresh(store)

@@ -10,27 +10,32 @@ from pathlib import Path
 import pytest
 import redis as redis_sync
 
+from tests.support.helpers import wait_for, wait_until
 from ticker.embedded import free_port, redis_server_binary, start_redis_server, stop_redis_server
 from ticker.errors import ConfigError, StoreError
 from ticker.models import Observation
 from ticker.redis_url import is_sentinel_url, parse_sentinel_url
 from ticker.store import Store, connect
 
-from tests.support.helpers import wait_for, wait_until
-
-SECRET = "s3cr3t-p4ss"  # noqa: S105 - a test value that must never appear in an error
+SECRET = "s3cr3t-p4ss"
 
 
 def test_sentinel_url_parts():
-    url = (f"rediss+sentinel://app:{SECRET}@s1.example:26380,s2.example,[::1]:5000/ticker-main/3"
-           "?sentinel_password=sp&socket_timeout=0.5&ssl_ca_certs=/etc/ca.pem")
+    url = (
+        f"rediss+sentinel://app:{SECRET}@s1.example:26380,s2.example,[::1]:5000/ticker-main/3"
+        "?sentinel_password=sp&socket_timeout=0.5&ssl_ca_certs=/etc/ca.pem"
+    )
     assert is_sentinel_url(url) and not is_sentinel_url("redis://localhost/0")
     target = parse_sentinel_url(url)
     assert target.sentinels == [("s1.example", 26380), ("s2.example", 26379), ("::1", 5000)]
     assert target.service_name == "ticker-main"
     assert target.connection_kwargs == {
-        "db": 3, "username": "app", "password": SECRET, "socket_timeout": 0.5,
-        "ssl_ca_certs": "/etc/ca.pem", "ssl": True,
+        "db": 3,
+        "username": "app",
+        "password": SECRET,
+        "socket_timeout": 0.5,
+        "ssl_ca_certs": "/etc/ca.pem",
+        "ssl": True,
     }
     assert target.sentinel_kwargs == {"password": "sp", "ssl": True}
     plain = parse_sentinel_url("redis+sentinel://127.0.0.1/mymaster")
@@ -73,19 +78,22 @@ class Sentinel:
         workdir = ["--dir", str(tmp)]
         self.master = start_redis_server(port=self.master_port, data_dir=None, extra=workdir)
         self.replica = start_redis_server(
-            port=self.replica_port, data_dir=None,
+            port=self.replica_port,
+            data_dir=None,
             extra=[*workdir, "--replicaof", "127.0.0.1", str(self.master_port)],
         )
         conf = tmp / "sentinel.conf"
         conf.write_text(
-            f"port {self.port}\nbind 127.0.0.1\ndaemonize no\nlogfile \"\"\n"
+            f'port {self.port}\nbind 127.0.0.1\ndaemonize no\nlogfile ""\n'
             f"sentinel monitor mymaster 127.0.0.1 {self.master_port} 1\n"
             "sentinel down-after-milliseconds mymaster 1000\n"
             "sentinel failover-timeout mymaster 5000\n"
         )
         self.proc = subprocess.Popen(
             [redis_server_binary(), str(conf), "--sentinel"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=tmp,
         )
         self.client = redis_sync.Redis(port=self.port, decode_responses=True, socket_timeout=2)
 
@@ -123,16 +131,18 @@ class Sentinel:
 def sentinel(tmp_path: Path) -> Iterator[Sentinel]:
     topology = Sentinel(tmp_path)
     try:
-        wait_until(lambda: topology.master_addr() == ("127.0.0.1", topology.master_port),
-                   timeout=10, what="the sentinel to watch the master")
+        wait_until(
+            lambda: topology.master_addr() == ("127.0.0.1", topology.master_port),
+            timeout=10,
+            what="the sentinel to watch the master",
+        )
         yield topology
     finally:
         topology.close()
 
 
 def _obs(at: datetime, temp: float) -> Observation:
-    return Observation(station_id=108, observed_at=at, fetched_at=at, source="t",
-                       temperature_c=temp)
+    return Observation(station_id=108, observed_at=at, fetched_at=at, source="t", temperature_c=temp)
 
 
 async def test_store_through_sentinel_follows_a_failover(sentinel: Sentinel):
@@ -146,12 +156,18 @@ async def test_store_through_sentinel_follows_a_failover(sentinel: Sentinel):
 
         wait_until(sentinel.knows_replica, timeout=15, what="the sentinel to find the replica")
         replica = redis_sync.Redis(port=sentinel.replica_port, decode_responses=True)
-        wait_until(lambda: replica.hget("ticker:obs:ts", "108") is not None, timeout=10,
-                   what="the replica to catch up")
+        wait_until(
+            lambda: replica.hget("ticker:obs:ts", "108") is not None,
+            timeout=10,
+            what="the replica to catch up",
+        )
         replica.close()
         wait_until(sentinel.failover, timeout=15, what="the sentinel to accept a failover")
-        wait_until(lambda: sentinel.master_addr() == ("127.0.0.1", sentinel.replica_port),
-                   timeout=15, what="the failover")
+        wait_until(
+            lambda: sentinel.master_addr() == ("127.0.0.1", sentinel.replica_port),
+            timeout=15,
+            what="the failover",
+        )
 
         # The same client object now writes to the promoted replica (READONLY on the old
         # master turns into a reconnect through the sentinel).

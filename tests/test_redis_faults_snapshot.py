@@ -6,18 +6,18 @@ import asyncio
 import contextlib
 from datetime import timedelta
 
+from tests.conftest import FixedClock
+from tests.support.helpers import wait_for
 from ticker.embedded import free_port, start_redis_server, stop_redis_server
-from ticker.web.snapshot import LiveSnapshot, follow_updates, keep_newer
 from ticker.poll.poller import Poller
 from ticker.poll.sources.sim import SimSource
 from ticker.store import Snapshot, Store, connect
-
-from tests.conftest import FixedClock
-from tests.support.helpers import wait_for
+from ticker.web.snapshot import LiveSnapshot, follow_updates, keep_newer
 
 
-async def test_redis_back_empty_keeps_the_widget_then_takes_the_new_data(stations, store: Store,
-                                                                        clock: FixedClock):
+async def test_redis_back_empty_keeps_the_widget_then_takes_the_new_data(
+    stations, store: Store, clock: FixedClock
+):
     poller = Poller(stations=stations, source=SimSource(), store=store, clock=clock, interval_s=60)
     live = LiveSnapshot(stations, clock=clock, hard_max_age_s=6 * 3600)
     await poller.run_once()
@@ -34,22 +34,19 @@ async def test_redis_back_empty_keeps_the_widget_then_takes_the_new_data(station
     await poller.run_once()  # the poller refills Redis with newer observations
     assert await live.refresh(store)
     assert all(
-        live.snapshot.observations[sid].observed_at
-        == before[sid].observed_at + timedelta(minutes=10)
+        live.snapshot.observations[sid].observed_at == before[sid].observed_at + timedelta(minutes=10)
         for sid in before
     )
     assert live.snapshot.version == 1  # Redis's own count restarted; we follow it
 
 
-async def test_keep_newer_takes_newer_keeps_newer_and_never_drops(stations, store: Store,
-                                                                  clock: FixedClock):
+async def test_keep_newer_takes_newer_keeps_newer_and_never_drops(stations, store: Store, clock: FixedClock):
     sim = SimSource()
     old = {o.station_id: o for o in await sim.fetch(stations[:3], clock.now)}
     new = {o.station_id: o for o in await sim.fetch(stations[:3], clock.now + timedelta(hours=1))}
     a, b, c = (s.id for s in stations[:3])
 
-    current = Snapshot(version=7, observations={a: new[a], b: old[b], c: old[c]},
-                       fetched_at={a: 1.0})
+    current = Snapshot(version=7, observations={a: new[a], b: old[b], c: old[c]}, fetched_at={a: 1.0})
     loaded = Snapshot(version=3, observations={a: old[a], b: new[b]}, fetched_at={a: 0.5, b: 2.0})
     merged = keep_newer(current, loaded)
     assert merged.version == 3
@@ -70,8 +67,9 @@ async def test_after_a_redis_restart_the_same_version_number_is_not_taken_for_th
     live = LiveSnapshot(stations, clock=clock, hard_max_age_s=6 * 3600)
     follower = asyncio.create_task(follow_updates(live, store, check_interval_s=0.05))
     try:
-        await Poller(stations=stations, source=SimSource(), store=store, clock=clock,
-                     interval_s=60).run_once()
+        await Poller(
+            stations=stations, source=SimSource(), store=store, clock=clock, interval_s=60
+        ).run_once()
         await wait_for(lambda: _has_version(live, 1), timeout=10, what="the first snapshot")
         first = dict(live.snapshot.observations)
 
@@ -82,8 +80,9 @@ async def test_after_a_redis_restart_the_same_version_number_is_not_taken_for_th
         other_redis = connect(f"redis://127.0.0.1:{other_port}/0")
         later = FixedClock(clock.now)
         later.advance(minutes=10)
-        await Poller(stations=stations, source=SimSource(), store=Store(other_redis), clock=later,
-                     interval_s=60).run_once()
+        await Poller(
+            stations=stations, source=SimSource(), store=Store(other_redis), clock=later, interval_s=60
+        ).run_once()
         await other_redis.save()
         await other_redis.aclose()
         stop_redis_server(other)

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ticker.testing.fake_upstream import FakeApiHub, running_in_thread
-from ticker.models import Station
-
 from tests.support.fleet import Fleet, cycles, lease_pid, report
 from tests.support.helpers import wait_until
+from ticker.models import Station
+from ticker.testing.fake_upstream import FakeApiHub, running_in_thread
 
 INTERVAL_S = 1.0
 TTL_S = 3.0
@@ -39,8 +38,9 @@ def test_three_replicas_poll_once_per_interval_and_a_killed_leader_is_replaced(
             "TICKER_KMA_AUTH_KEY": "replica-test-key",
             "TICKER_FALLBACK": "none",
         }
-        replicas = [fleet.add(f"r{i}", interval_s=INTERVAL_S, lease_ttl_s=TTL_S, env=upstream)
-                    for i in range(3)]
+        replicas = [
+            fleet.add(f"r{i}", interval_s=INTERVAL_S, lease_ttl_s=TTL_S, env=upstream) for i in range(3)
+        ]
         for replica in replicas:
             replica.wait_healthy()
         redis = fleet.redis.client()
@@ -56,8 +56,7 @@ def test_three_replicas_poll_once_per_interval_and_a_killed_leader_is_replaced(
             seen.update({c.started_at: c for c in cycles(redis)})
             return hub.counts["sfctm2"] >= r0 + window
 
-        wait_until(counted, timeout=window * INTERVAL_S * 4,
-                   what=f"{window} more upstream requests")
+        wait_until(counted, timeout=window * INTERVAL_S * 4, what=f"{window} more upstream requests")
         elapsed = time.time() - t0
         requests = hub.counts["sfctm2"] - r0
         per_interval = requests / (elapsed / INTERVAL_S)
@@ -66,7 +65,7 @@ def test_three_replicas_poll_once_per_interval_and_a_killed_leader_is_replaced(
             capsys,
             f"\n3 replicas: {requests} upstream requests in {elapsed:.2f}s = "
             f"{per_interval:.2f} per {INTERVAL_S:.0f}s interval, "
-            f"epochs {sorted(epochs, key=str)}"
+            f"epochs {sorted(epochs, key=str)}",
         )
         assert len(epochs) == 1  # one leader all along
         (first_epoch,) = epochs
@@ -90,9 +89,7 @@ def test_three_replicas_poll_once_per_interval_and_a_killed_leader_is_replaced(
         takeover_s = first_new - killed_at
         successor = fleet.by_pid(lease_pid(redis))  # type: ignore[arg-type]
         report(
-            capsys,
-            f"leader SIGKILLed; {successor.name} polled {takeover_s:.2f}s later "
-            f"(lease TTL {TTL_S}s)"
+            capsys, f"leader SIGKILLed; {successor.name} polled {takeover_s:.2f}s later (lease TTL {TTL_S}s)"
         )
         assert successor is not leader
         assert takeover_s <= TTL_S + 1.0
@@ -100,11 +97,17 @@ def test_three_replicas_poll_once_per_interval_and_a_killed_leader_is_replaced(
         assert {c.epoch for c in cycles(redis)} == {first_epoch, first_epoch + 1}
 
         # ticker_is_leader: the spans each replica logged as leader never overlap.
-        wait_until(lambda: sum(c.epoch == first_epoch + 1 for c in cycles(redis)) >= 3,
-                   timeout=15, what="the new leader to settle")
+        wait_until(
+            lambda: sum(c.epoch == first_epoch + 1 for c in cycles(redis)) >= 3,
+            timeout=15,
+            what="the new leader to settle",
+        )
         now = time.time()
-        spans = [(r.name, start, min(end, killed_at) if r is leader else end)
-                 for r in replicas for start, end in r.leadership(until=now)]
+        spans = [
+            (r.name, start, min(end, killed_at) if r is leader else end)
+            for r in replicas
+            for start, end in r.leadership(until=now)
+        ]
         in_order = [name for name, _, _ in sorted(spans, key=lambda s: s[1])]
         assert in_order == [leader.name, successor.name]
         assert _overlaps(spans) == []

@@ -59,10 +59,15 @@ def test_dockerfile_is_slim_and_runs_as_a_non_root_user():
 
 def test_kubernetes_web_and_poller_with_probes_scaling_and_secrets():
     k8s = _k8s()
-    for key in [("Deployment", "ticker-web"), ("Service", "ticker-web"),
-                ("HorizontalPodAutoscaler", "ticker-web"), ("PodDisruptionBudget", "ticker-web"),
-                ("Deployment", "ticker-poller"), ("ConfigMap", "ticker-config"),
-                ("Secret", "ticker-secrets")]:
+    for key in [
+        ("Deployment", "ticker-web"),
+        ("Service", "ticker-web"),
+        ("HorizontalPodAutoscaler", "ticker-web"),
+        ("PodDisruptionBudget", "ticker-web"),
+        ("Deployment", "ticker-poller"),
+        ("ConfigMap", "ticker-config"),
+        ("Secret", "ticker-secrets"),
+    ]:
         assert key in k8s, key
     for name, role in (("ticker-web", "web"), ("ticker-poller", "poller")):
         pod = k8s[("Deployment", name)]["spec"]["template"]["spec"]
@@ -80,8 +85,7 @@ def test_kubernetes_web_and_poller_with_probes_scaling_and_secrets():
     selector = k8s[("Service", "ticker-web")]["spec"]["selector"]
     web_labels = k8s[("Deployment", "ticker-web")]["spec"]["template"]["metadata"]["labels"]
     assert selector.items() <= web_labels.items()
-    assert k8s[("HorizontalPodAutoscaler", "ticker-web")]["spec"]["scaleTargetRef"]["name"] == \
-        "ticker-web"
+    assert k8s[("HorizontalPodAutoscaler", "ticker-web")]["spec"]["scaleTargetRef"]["name"] == "ticker-web"
     kustomization = yaml.safe_load((DEPLOY / "k8s" / "kustomization.yaml").read_text())
     assert "secret.example.yaml" not in kustomization["resources"]
 

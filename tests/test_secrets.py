@@ -16,12 +16,11 @@ from pathlib import Path
 
 import redis as redis_sync
 
-from ticker.embedded import free_port, start_redis_server, stop_redis_server
-from ticker.testing.fake_upstream import FakeApiHub, running_in_thread
-
 from tests.conftest import ROOT
 from tests.support.fleet import get
 from tests.support.helpers import wait_until
+from ticker.embedded import free_port, start_redis_server, stop_redis_server
+from ticker.testing.fake_upstream import FakeApiHub, running_in_thread
 
 KEY = "Kma+Secret/Key=2025zz"
 PASSWORD = "Redis-Pass_w0rd!zz"
@@ -70,14 +69,22 @@ def test_secrets_never_show_on_any_error_path(tmp_path: Path, stations):
         }
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "ticker", "serve"], env=env, cwd=tmp_path,
-                stdout=log, stderr=subprocess.STDOUT,
+                [sys.executable, "-m", "ticker", "serve"],
+                env=env,
+                cwd=tmp_path,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         seen: list[tuple[str, str]] = []
         try:
-            wait_until(lambda: get(base + "/v1/stations/108")[0] == 200 and
-                       json.loads(get(base + "/v1/stations/108")[1])["temperature_c"] is not None,
-                       timeout=30, what="first data")
+            wait_until(
+                lambda: (
+                    get(base + "/v1/stations/108")[0] == 200
+                    and json.loads(get(base + "/v1/stations/108")[1])["temperature_c"] is not None
+                ),
+                timeout=30,
+                what="first data",
+            )
 
             def source_state() -> dict[str, str]:
                 return plain.hgetall("ticker:source:kma_apihub")
@@ -89,8 +96,11 @@ def test_secrets_never_show_on_any_error_path(tmp_path: Path, stations):
             for kind, error_kind in SFCTM2_FAULTS:
                 before = int(source_state().get(f"errors:{error_kind}", 0))
                 fake.set_fault(kind=kind)
-                wait_until(lambda ek=error_kind, b=before: int(source_state().get(f"errors:{ek}", 0)) > b,
-                           timeout=20, what=f"the {kind} fault to be recorded")
+                wait_until(
+                    lambda ek=error_kind, b=before: int(source_state().get(f"errors:{ek}", 0)) > b,
+                    timeout=20,
+                    what=f"the {kind} fault to be recorded",
+                )
                 seen.append((kind, source_state().get("last_error", "")))
                 # One good cycle between faults keeps the circuit closed and the test quick.
                 fake.clear_faults()
@@ -106,8 +116,11 @@ def test_secrets_never_show_on_any_error_path(tmp_path: Path, stations):
                 fake.set_fault(kind="none", missing=[s.id for s in stations if s.id != 108])
                 fake.set_fault(endpoint="ultra_ncst", kind=kind)
                 before = fake.stats()["requests"]["ultra_ncst"]
-                wait_until(lambda b=before: fake.stats()["requests"]["ultra_ncst"] >= b + 2,
-                           timeout=20, what=f"fallback requests answered with {kind}")
+                wait_until(
+                    lambda b=before: fake.stats()["requests"]["ultra_ncst"] >= b + 2,
+                    timeout=20,
+                    what=f"fallback requests answered with {kind}",
+                )
             fake.clear_faults()
 
             # Redis goes away and comes back, password and all.
@@ -116,7 +129,9 @@ def test_secrets_never_show_on_any_error_path(tmp_path: Path, stations):
                 seen.append((f"{path} without Redis", get(base + path)[1]))
             redis_proc = start_redis_server(port=redis_port, data_dir=None, extra=["--requirepass", PASSWORD])
             plain.close()
-            plain = redis_sync.Redis(port=redis_port, password=PASSWORD, decode_responses=True, socket_timeout=2)
+            plain = redis_sync.Redis(
+                port=redis_port, password=PASSWORD, decode_responses=True, socket_timeout=2
+            )
             wait_until(lambda: plain.hlen("ticker:obs") > 0, timeout=30, what="data back in Redis")
 
             for path in ("/nope", "/widget?lang=xx", "/v1/stations/999", "/widget/frame?theme=neon"):
@@ -131,8 +146,13 @@ def test_secrets_never_show_on_any_error_path(tmp_path: Path, stations):
             ):
                 fake.set_fault(kind="auth")
                 out = subprocess.run(
-                    [sys.executable, "-m", "ticker", *args], env=env | {"TICKER_REDIS_URL": url},
-                    cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+                    [sys.executable, "-m", "ticker", *args],
+                    env=env | {"TICKER_REDIS_URL": url},
+                    cwd=tmp_path,
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                    check=False,
                 )
                 seen.append((f"ticker {' '.join(args)}", out.stdout + out.stderr))
                 assert (out.returncode != 0) is fails, out
@@ -144,8 +164,13 @@ def test_secrets_never_show_on_any_error_path(tmp_path: Path, stations):
     for key in plain.keys("*"):
         kind = plain.type(key)
         value = (
-            plain.get(key) if kind == "string" else plain.hgetall(key) if kind == "hash"
-            else plain.lrange(key, 0, -1) if kind == "list" else ""
+            plain.get(key)
+            if kind == "string"
+            else plain.hgetall(key)
+            if kind == "hash"
+            else plain.lrange(key, 0, -1)
+            if kind == "list"
+            else ""
         )
         seen.append((f"redis {key}", json.dumps(value, ensure_ascii=False)))
     plain.close()

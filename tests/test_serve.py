@@ -11,9 +11,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from ticker.embedded import free_port
-
 from tests.support.helpers import parse_widget, wait_until
+from ticker.embedded import free_port
 
 STATION_ORDER = [98, 105, 108, 133, 143, 152, 156, 159, 172, 184, 201, 226, 238, 259, 283, 294]
 
@@ -30,9 +29,10 @@ class Service:
     def __init__(self, tmp: Path, *args: str) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = {
-            k: v for k, v in os.environ.items() if not k.startswith("TICKER_")
-        } | {"TICKER_DATA_DIR": str(tmp / "data"), "TICKER_PORT": str(self.port)}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TICKER_")} | {
+            "TICKER_DATA_DIR": str(tmp / "data"),
+            "TICKER_PORT": str(self.port),
+        }
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "ticker", "serve", *args],
             env=env,
@@ -58,13 +58,13 @@ def test_fresh_start_shows_all_stations_then_restart_serves_the_last_data(tmp_pa
         wait_until(lambda: len(first.widget_lines()) == 16, timeout=10, what="16 stations in the widget")
         ready_s = time.monotonic() - first.started
         print(f"\nwidget complete {ready_s:.2f}s after `ticker serve` started")
-        status, body = _get(first.base + "/widget")
+        _status, body = _get(first.base + "/widget")
         page = parse_widget(body)
         assert [int(s["id"]) for s in page.stations] == STATION_ORDER
         assert page.attribution.strip() == "기상청 제공"
         assert len(page.date.strip()) == len("2025.07.28 (월)")
         for line in page.lines():
-            *word, name, temp = line.split(" ")
+            *_word, name, temp = line.split(" ")
             assert temp.endswith("℃") and name
         _, doc = _get(first.base + "/v1/observations")
         before = json.loads(doc)["stations"]

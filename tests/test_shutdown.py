@@ -23,8 +23,7 @@ def test_sigterm_finishes_requests_releases_the_lease_and_exits_within_10s(
         leader = fleet.add("leader", interval_s=INTERVAL_S, lease_ttl_s=TTL_S)
         leader.wait_healthy()
         redis = fleet.redis.client()
-        wait_until(lambda: lease_pid(redis) == leader.pid, timeout=15,
-                   what="the first replica to lead")
+        wait_until(lambda: lease_pid(redis) == leader.pid, timeout=15, what="the first replica to lead")
         standby = fleet.add("standby", interval_s=INTERVAL_S, lease_ttl_s=TTL_S)
         standby.wait_healthy()
         wait_until(lambda: leader.widget_stations() == 16, timeout=15, what="a full widget")
@@ -37,11 +36,13 @@ def test_sigterm_finishes_requests_releases_the_lease_and_exits_within_10s(
             code, exit_s = leader.terminate()
             holder_after_exit = redis.get("ticker:poller:lease")
             after = len(traffic.results)
-            wait_until(lambda: len(traffic.results) > after + 10, timeout=10,
-                       what="requests after exit")
+            wait_until(lambda: len(traffic.results) > after + 10, timeout=10, what="requests after exit")
 
-        wait_until(lambda: any(c.epoch == epoch + 1 for c in cycles(redis)), timeout=TTL_S,
-                   what="the standby to poll")
+        wait_until(
+            lambda: any(c.epoch == epoch + 1 for c in cycles(redis)),
+            timeout=TTL_S,
+            what="the standby to poll",
+        )
         handover_s = min(c.started_at for c in cycles(redis) if c.epoch == epoch + 1) - term_at
 
         answered = [r for r in traffic.results if r[1] == 200]
@@ -50,8 +51,11 @@ def test_sigterm_finishes_requests_releases_the_lease_and_exits_within_10s(
         # listener closed: no answer at all, which a proxy or client can retry. Never a
         # request cut short: that would be an IncompleteRead, a 5xx or a timeout.
         unserved = [r for r in traffic.results if r[1] == 0 and r[2] in NO_ANSWER]
-        other = [(r[1], r[2][:60]) for r in traffic.results
-                 if r not in answered and r not in refused and r not in unserved]
+        other = [
+            (r[1], r[2][:60])
+            for r in traffic.results
+            if r not in answered and r not in refused and r not in unserved
+        ]
         incomplete = [r for r in answered if len(parse_widget(r[2]).stations) != 16]
         log = leader.log_text()
         report(
@@ -60,7 +64,7 @@ def test_sigterm_finishes_requests_releases_the_lease_and_exits_within_10s(
             f"{len(refused)} refused after the listener closed, "
             f"{len(unserved)} closed unanswered "
             f"at the cut-over, {len(other)} failed otherwise; "
-            f"standby polled {handover_s:.2f}s after the SIGTERM (lease TTL {TTL_S:.0f}s)"
+            f"standby polled {handover_s:.2f}s after the SIGTERM (lease TTL {TTL_S:.0f}s)",
         )
         assert code == 0
         assert exit_s < EXIT_LIMIT_S

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from tests.support.helpers import wait_for
 from ticker.models import Observation
 from ticker.store import Store
-
-from tests.support.helpers import wait_for
 
 T0 = datetime(2025, 7, 28, 6, 0, tzinfo=UTC)
 
 
 def obs(station_id: int, at: datetime, temp: float) -> Observation:
-    return Observation(station_id=station_id, observed_at=at, fetched_at=at, source="test", temperature_c=temp)
+    return Observation(
+        station_id=station_id, observed_at=at, fetched_at=at, source="test", temperature_c=temp
+    )
 
 
 async def test_only_newer_observations_are_written(store: Store):
@@ -29,8 +30,15 @@ async def test_only_newer_observations_are_written(store: Store):
 
 async def test_snapshot_round_trips_every_field(store: Store):
     full = Observation(
-        station_id=108, observed_at=T0, fetched_at=T0 + timedelta(minutes=4), source="sim",
-        temperature_c=-9.0, condition="snow", humidity_pct=80.0, wind_speed_ms=3.4, wind_dir_deg=270.0,
+        station_id=108,
+        observed_at=T0,
+        fetched_at=T0 + timedelta(minutes=4),
+        source="sim",
+        temperature_c=-9.0,
+        condition="snow",
+        humidity_pct=80.0,
+        wind_speed_ms=3.4,
+        wind_dir_deg=270.0,
         precipitation_mm=1.5,
     )
     await store.save_observations([full])

@@ -38,7 +38,15 @@ def test_rule_1_other_codes_go_on(wc):
 
 @pytest.mark.parametrize(
     ("ta", "word"),
-    [(25.0, C.RAIN), (1.0, C.RAIN), (0.9, C.SLEET), (0.0, C.SLEET), (-0.9, C.SLEET), (-1.0, C.SNOW), (-9.0, C.SNOW)],
+    [
+        (25.0, C.RAIN),
+        (1.0, C.RAIN),
+        (0.9, C.SLEET),
+        (0.0, C.SLEET),
+        (-0.9, C.SLEET),
+        (-1.0, C.SNOW),
+        (-9.0, C.SNOW),
+    ],
 )
 def test_rule_2_precipitation_with_temperature(ta, word):
     assert derive_condition(wc=None, rn=0.5, ta=ta, ca_tot=10) is word
@@ -50,8 +58,16 @@ def test_rule_2_needs_rain_above_zero():
 
 @pytest.mark.parametrize(
     ("ca", "word"),
-    [(0, C.CLEAR), (2, C.CLEAR), (3, C.PARTLY_CLOUDY), (5, C.PARTLY_CLOUDY), (6, C.MOSTLY_CLOUDY),
-     (8, C.MOSTLY_CLOUDY), (9, C.OVERCAST), (10, C.OVERCAST)],
+    [
+        (0, C.CLEAR),
+        (2, C.CLEAR),
+        (3, C.PARTLY_CLOUDY),
+        (5, C.PARTLY_CLOUDY),
+        (6, C.MOSTLY_CLOUDY),
+        (8, C.MOSTLY_CLOUDY),
+        (9, C.OVERCAST),
+        (10, C.OVERCAST),
+    ],
 )
 def test_rule_3_total_cloud(ca, word):
     assert derive_condition(wc=None, rn=None, ta=10.0, ca_tot=ca) is word
@@ -64,9 +80,19 @@ def test_rule_4_nothing_supports_a_word(ca):
 
 def test_labels_are_the_contract_words():
     assert {c.value: LABELS_KO[c] for c in C} == {
-        "clear": "맑음", "partly_cloudy": "구름조금", "mostly_cloudy": "구름많음", "overcast": "흐림",
-        "rain": "비", "snow": "눈", "sleet": "비/눈", "shower": "소나기", "thunderstorm": "뇌우",
-        "fog": "안개", "mist": "박무", "haze": "연무", "dust": "황사",
+        "clear": "맑음",
+        "partly_cloudy": "구름조금",
+        "mostly_cloudy": "구름많음",
+        "overcast": "흐림",
+        "rain": "비",
+        "snow": "눈",
+        "sleet": "비/눈",
+        "shower": "소나기",
+        "thunderstorm": "뇌우",
+        "fog": "안개",
+        "mist": "박무",
+        "haze": "연무",
+        "dust": "황사",
     }
 
 

@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.helpers import wait_until
 from ticker.config import Settings
 from ticker.embedded import free_port
 from ticker.errors import ConfigError
 from ticker.workers import roles, serve_workers
-
-from tests.support.helpers import wait_until
 
 
 def _children(pid: int) -> list[int]:
@@ -82,9 +81,7 @@ def test_serve_with_two_workers_answers_and_stops_on_sigterm(redis_server, tmp_p
         stderr=subprocess.PIPE,
     )
     try:
-        wait_until(
-            lambda: _get(f"http://127.0.0.1:{port}/healthz") == 200, timeout=30, what="healthz"
-        )
+        wait_until(lambda: _get(f"http://127.0.0.1:{port}/healthz") == 200, timeout=30, what="healthz")
         wait_until(lambda: len(_children(proc.pid)) == 2, timeout=30, what="two workers")
         workers = _children(proc.pid)
         assert all(_get(f"http://127.0.0.1:{port}/widget") == 200 for _ in range(20))

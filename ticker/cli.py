@@ -22,8 +22,8 @@ from ticker.freshness import State, assess
 from ticker.logs import setup_logging
 from ticker.models import KST, Station
 from ticker.poll.poller import Poller
-from ticker.report import Status, check_line, load_report
 from ticker.poll.sources import build_source, new_session
+from ticker.report import Status, check_line, load_report
 from ticker.store import Store, connect
 from ticker.workers import HANDLER_GRACE_S, run, serve_workers
 

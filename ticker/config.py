@@ -121,9 +121,7 @@ class _Defaults(BaseModel):
     max_age: int = 2 * 3600
     expected_interval: int = 3600
 
-    _dur = field_validator("max_age", "expected_interval", mode="before")(
-        lambda v: parse_duration(v)
-    )
+    _dur = field_validator("max_age", "expected_interval", mode="before")(lambda v: parse_duration(v))
 
 
 class _StationEntry(BaseModel):

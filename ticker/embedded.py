@@ -72,22 +72,33 @@ def start_redis_server(
     """Start redis-server on 127.0.0.1:port; persisted under data_dir, or in memory if None."""
     args = [
         redis_server_binary(),
-        "--bind", "127.0.0.1",
-        "--port", str(port),
-        "--protected-mode", "yes",
-        "--daemonize", "no",
-        "--loglevel", "warning",
-        "--logfile", "",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--protected-mode",
+        "yes",
+        "--daemonize",
+        "no",
+        "--loglevel",
+        "warning",
+        "--logfile",
+        "",
     ]
     if data_dir is None:
         args += ["--save", "", "--appendonly", "no"]
     else:
         args += [
-            "--dir", str(data_dir.resolve()),
-            "--appendonly", "yes",
-            "--appendfsync", "everysec",
-            "--save", "300 1",
-            "--dbfilename", "ticker.rdb",
+            "--dir",
+            str(data_dir.resolve()),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "300 1",
+            "--dbfilename",
+            "ticker.rdb",
         ]
     args += extra or []
     proc = subprocess.Popen(  # noqa: S603 - fixed binary, fixed arguments

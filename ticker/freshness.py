@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
@@ -11,14 +10,15 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from ticker.redaction import redact
 from ticker.models import KST, Observation, Station
+from ticker.redaction import redact
 
 logger = logging.getLogger(__name__)
 
 # An hourly row usually appears some minutes after the hour; allow for that before "late".
 PUBLISH_GRACE_S = 20 * 60
 NO_ROW = "no_row"  # the upstream answered, but without a usable row for the station
+
 
 class State(StrEnum):
     FRESH = "fresh"
@@ -191,9 +191,7 @@ class TransitionLog:
                 continue
             changes.append((row.id, before, row.state))
             extra = {"event": "station_state", "station": row.id, "state": row.state.value}
-            when = (
-                row.observed_at.astimezone(KST).strftime("%m-%d %H:%M") if row.observed_at else "-"
-            )
+            when = row.observed_at.astimezone(KST).strftime("%m-%d %H:%M") if row.observed_at else "-"
             if row.state is State.FRESH:
                 logger.info(
                     "station %s %s fresh again (was %s), observed %s",

@@ -64,8 +64,7 @@ class Metrics:
         r = self.registry
         self.polls = Counter(
             "ticker_polls",
-            "Poll cycles by source and outcome (ok, partial, error, store_error, fenced, "
-            "circuit_open).",
+            "Poll cycles by source and outcome (ok, partial, error, store_error, fenced, circuit_open).",
             ["source", "outcome"],
             registry=r,
         )
@@ -249,9 +248,7 @@ class StateCollector:
             "When the poller (whichever process holds the lease) last ran a cycle (Unix time).",
         )
         interval = g("ticker_poll_interval_seconds", "Configured seconds between poll cycles.")
-        redis_up = g(
-            "ticker_redis_up", "1 if this process reached Redis during the scrape, else 0."
-        )
+        redis_up = g("ticker_redis_up", "1 if this process reached Redis during the scrape, else 0.")
         status = g(
             "ticker_freshness_status",
             "The verdict of ticker check: 0 ok, 1 warning, 2 critical.",

@@ -7,9 +7,7 @@ from collections.abc import Iterable
 
 REDACTED = "***"
 
-_SECRET_PARAM = re.compile(
-    r"(?i)\b(authkey|servicekey|api_?key|key|password|passwd|token)=([^&\s\"'<>]+)"
-)
+_SECRET_PARAM = re.compile(r"(?i)\b(authkey|servicekey|api_?key|key|password|passwd|token)=([^&\s\"'<>]+)")
 _URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/@\s]*):[^@\s/]+@")
 
 

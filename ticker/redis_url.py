@@ -22,8 +22,15 @@ SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
 DEFAULT_SENTINEL_PORT = 26379
 _SENTINEL_OPTIONS = ("sentinel_username", "sentinel_password")
 # redis-py URL options that take text rather than a typed value.
-_TEXT_OPTIONS = ("client_name", "ssl_cert_reqs", "ssl_ca_certs", "ssl_ca_path", "ssl_certfile",
-                 "ssl_keyfile", "ssl_password")
+_TEXT_OPTIONS = (
+    "client_name",
+    "ssl_cert_reqs",
+    "ssl_ca_certs",
+    "ssl_ca_path",
+    "ssl_certfile",
+    "ssl_keyfile",
+    "ssl_password",
+)
 _USAGE = "expected redis+sentinel://[user:password@]host[:port][,host:port...]/service_name[/db]"
 
 

@@ -22,9 +22,9 @@ from ticker.freshness import (
     from_epoch,
     human_age,
     parse_cycles,
-    redact,
 )
 from ticker.models import KST, Observation, Station
+from ticker.redaction import redact
 from ticker.store import EMPTY_SNAPSHOT, Snapshot, Store
 
 CYCLES_SHOWN = 12
@@ -145,9 +145,7 @@ def poller_health(
     process = None
     if lease is not None and lease[0]:
         epoch = heartbeat.get("epoch") if heartbeat else None
-        process = LeaseHolder.from_token(
-            lease[0], lease[1], epoch if isinstance(epoch, int) else None
-        )
+        process = LeaseHolder.from_token(lease[0], lease[1], epoch if isinstance(epoch, int) else None)
     return PollerHealth(
         alive=age is not None and age <= limit,
         last_cycle_at=last,
@@ -234,16 +232,12 @@ def _problems(
 
 def headline(report: FreshnessReport) -> str:
     """A short line for the top of a page: what is wrong, in a few words."""
-    parts = [
-        f"{n} {state.value}" for state, n in report.counts.items() if n and state is not State.FRESH
-    ]
+    parts = [f"{n} {state.value}" for state, n in report.counts.items() if n and state is not State.FRESH]
     if report.redis != "ok":
         parts.insert(0, "Redis unreachable")
     elif not report.poller.alive:
         parts.append("poller not polling")
-    parts += [
-        f"{s.name} failing ({s.last_error_kind})" for s in report.sources if s.state == "failing"
-    ]
+    parts += [f"{s.name} failing ({s.last_error_kind})" for s in report.sources if s.state == "failing"]
     if not parts:
         return report.summary
     fresh = f"{report.counts[State.FRESH]} of {len(report.stations)} stations fresh"
@@ -252,11 +246,7 @@ def headline(report: FreshnessReport) -> str:
 
 def failing_note(source: SourceHealth) -> str:
     """'kma_apihub failing, last at 07-28 15:05 KST (quota: ...)': what a failing source said."""
-    when = (
-        source.last_error_at.astimezone(KST).strftime("%m-%d %H:%M")
-        if source.last_error_at
-        else "?"
-    )
+    when = source.last_error_at.astimezone(KST).strftime("%m-%d %H:%M") if source.last_error_at else "?"
     why = " ".join((source.last_error or "").split())
     return f"{source.name} failing, last at {when} KST ({source.last_error_kind or '?'}: {why})"
 

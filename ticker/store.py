@@ -321,9 +321,7 @@ class Store:
     async def acquire_lease(self, token: str, ttl_ms: int) -> tuple[int, int]:
         """Take or renew the poll lease: (fencing epoch, 0) if held, else (0, holder's PTTL ms)."""
         try:
-            epoch, pttl = await self._acquire(
-                keys=[self.keys.lease, self.keys.epoch], args=[token, ttl_ms]
-            )
+            epoch, pttl = await self._acquire(keys=[self.keys.lease, self.keys.epoch], args=[token, ttl_ms])
         except RedisError as err:
             raise StoreError(_describe(err)) from err
         return int(epoch), int(pttl)
@@ -365,7 +363,8 @@ class Store:
             yield UpdateFeed(pubsub)
         finally:
             with contextlib.suppress(RedisError, OSError):
-                await pubsub.aclose()
+                # redis-py leaves PubSub.aclose unannotated.
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def ping(self) -> None:
         try:

@@ -17,12 +17,11 @@ from types import FrameType
 
 from aiohttp import web
 
-
 from ticker.config import Settings
 from ticker.errors import ConfigError
-from ticker.web.fastpath import make_runner
 from ticker.metrics import MULTIPROC_ENV
 from ticker.models import Station
+from ticker.web.fastpath import make_runner
 
 logger = logging.getLogger(__name__)
 
@@ -63,9 +62,7 @@ def run(
     """
     loop = new_event_loop()
     asyncio.set_event_loop(loop)
-    runner = make_runner(
-        app, mode=settings.fast_path, handle_signals=True, shutdown_timeout=shutdown_timeout
-    )
+    runner = make_runner(app, mode=settings.fast_path, handle_signals=True, shutdown_timeout=shutdown_timeout)
 
     async def serve() -> None:
         await runner.setup()
@@ -129,9 +126,7 @@ def serve_workers(settings: Settings, stations: Sequence[Station]) -> int:
             wait([p.sentinel for p in procs], timeout=0.5)
             for i, proc in enumerate(procs):
                 if not stopping and proc.exitcode is not None:
-                    logger.warning(
-                        "worker %s exited with %s; restarting it", proc.pid, proc.exitcode
-                    )
+                    logger.warning("worker %s exited with %s; restarting it", proc.pid, proc.exitcode)
                     time.sleep(RESTART_DELAY_S)
                     procs[i] = _start(ctx, settings, stations, plan[i])
     finally:

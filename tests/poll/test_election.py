@@ -8,18 +8,17 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from ticker.poll.election import ElectedPoller
+from tests.conftest import FixedClock
+from tests.support.helpers import wait_for
 from ticker.embedded import free_port, start_redis_server, stop_redis_server
 from ticker.errors import StoreError
-from ticker.poll.lease import PollLease
 from ticker.models import Observation, Station
+from ticker.poll.election import ElectedPoller
+from ticker.poll.lease import PollLease
 from ticker.poll.poller import Poller
 from ticker.poll.scheduler import JOB_ID
 from ticker.poll.sources.sim import SimSource
 from ticker.store import Store, connect
-
-from tests.conftest import FixedClock
-from tests.support.helpers import wait_for
 
 
 class CountingSource(SimSource):
@@ -38,8 +37,14 @@ def _elected(stations, redis: Redis, clock, *, holder: str, ttl_s: float, interv
     store = Store(redis)
     lease = PollLease(store, ttl_s=ttl_s, holder=holder)
     source = CountingSource()
-    poller = Poller(stations=stations, source=source, store=store, clock=clock,
-                    interval_s=interval_s, epoch=lambda: lease.epoch)
+    poller = Poller(
+        stations=stations,
+        source=source,
+        store=store,
+        clock=clock,
+        interval_s=interval_s,
+        epoch=lambda: lease.epoch,
+    )
     return ElectedPoller(poller=poller, lease=lease, store=poller.store, interval_s=interval_s), source
 
 
@@ -113,8 +118,11 @@ async def test_observations_fetched_while_redis_was_away_are_written_when_it_ret
         assert source.calls == 2
 
         proc = start_redis_server(port=port, data_dir=tmp_path)
-        await wait_for(lambda: _version_above(store, first.version), timeout=10,
-                       what="the kept observations to be written")
+        await wait_for(
+            lambda: _version_above(store, first.version),
+            timeout=10,
+            what="the kept observations to be written",
+        )
         assert source.calls == 2  # written from memory, not polled again
         after = await store.load_snapshot()
         assert all(

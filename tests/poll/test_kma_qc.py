@@ -6,13 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.poll.sources.test_kma_text import frame_of, row_with
 from ticker.models import KST, Observation
 from ticker.poll.qc import Rejection, check, screen
 from ticker.poll.sources.kma_apihub import to_observation
 from ticker.poll.sources.kma_text import parse_frame, parse_row
 from ticker.store import Store
-
-from tests.poll.sources.test_kma_text import frame_of, row_with
 
 NOW = datetime(2026, 8, 18, 6, 5, tzinfo=UTC)  # 15:05 KST
 HOUR = "202608181500"

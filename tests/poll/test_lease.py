@@ -9,17 +9,16 @@ from datetime import UTC, datetime
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
+from tests.conftest import FixedClock, RedisServer
+from tests.support.helpers import wait_for
 from ticker.embedded import free_port, start_redis_server, stop_redis_server
-from ticker.poll.lease import SAFETY, PollLease
-from ticker.web.snapshot import stop_if_cancelled
 from ticker.metrics import Metrics
 from ticker.models import Observation
+from ticker.poll.lease import SAFETY, PollLease
 from ticker.poll.poller import Poller
 from ticker.poll.sources.sim import SimSource
 from ticker.store import Store, connect
-
-from tests.conftest import FixedClock, RedisServer
-from tests.support.helpers import wait_for
+from ticker.web.snapshot import stop_if_cancelled
 
 
 class Monotonic:
@@ -111,8 +110,14 @@ async def test_a_paused_former_leader_is_fenced(stations, store: Store, clock: F
     """It wakes with data that looks newer, but a newer epoch exists: it writes nothing."""
     old = PollLease(store, ttl_s=30, holder="old")
     new = PollLease(store, ttl_s=30, holder="new")
-    old_poller = Poller(stations=stations, source=SimSource(), store=store, clock=clock,
-                        interval_s=60, epoch=lambda: old.epoch)
+    old_poller = Poller(
+        stations=stations,
+        source=SimSource(),
+        store=store,
+        clock=clock,
+        interval_s=60,
+        epoch=lambda: old.epoch,
+    )
     assert (await old.step()).acquired
     assert (await old_poller.run_once()).written == 16
 
@@ -121,8 +126,14 @@ async def test_a_paused_former_leader_is_fenced(stations, store: Store, clock: F
     assert (await new.step()).acquired and new.epoch == old.epoch + 1  # type: ignore[operator]
     new_clock = FixedClock(clock.now)
     new_clock.advance(minutes=10)
-    new_poller = Poller(stations=stations, source=SimSource(), store=store, clock=new_clock,
-                        interval_s=60, epoch=lambda: new.epoch)
+    new_poller = Poller(
+        stations=stations,
+        source=SimSource(),
+        store=store,
+        clock=new_clock,
+        interval_s=60,
+        epoch=lambda: new.epoch,
+    )
     assert (await new_poller.run_once()).written == 16
     before = await store.load_snapshot()
 
@@ -144,8 +155,7 @@ async def test_leader_gauge_is_one_on_exactly_one_process_through_handovers(
     await clients[0].flushall()
     metrics = [Metrics(CollectorRegistry()) for _ in range(3)]
     leases = [
-        PollLease(Store(c), ttl_s=ttl, holder=f"p{i}",
-                  on_change=lambda held, m=m: m.is_leader.set(held))
+        PollLease(Store(c), ttl_s=ttl, holder=f"p{i}", on_change=lambda held, m=m: m.is_leader.set(held))
         for i, (c, m) in enumerate(zip(clients, metrics, strict=True))
     ]
     tasks = {i: asyncio.create_task(_keep(lease)) for i, lease in enumerate(leases)}

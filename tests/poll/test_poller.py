@@ -6,13 +6,12 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
+from tests.conftest import FixedClock
 from ticker.errors import UpstreamTimeoutError
 from ticker.models import Observation, Station
 from ticker.poll.poller import Poller
 from ticker.poll.sources.sim import SimSource
 from ticker.store import Store
-
-from tests.conftest import FixedClock
 
 
 class ScriptedSource:

@@ -14,8 +14,13 @@ NOW = datetime(2025, 7, 28, 6, 5, tzinfo=UTC)
 
 def obs(**kw: object) -> Observation:
     base: dict[str, object] = {
-        "station_id": 108, "observed_at": NOW - timedelta(minutes=5), "fetched_at": NOW,
-        "source": "test", "temperature_c": 20.0, "humidity_pct": 50.0, "wind_speed_ms": 2.0,
+        "station_id": 108,
+        "observed_at": NOW - timedelta(minutes=5),
+        "fetched_at": NOW,
+        "source": "test",
+        "temperature_c": 20.0,
+        "humidity_pct": 50.0,
+        "wind_speed_ms": 2.0,
         "precipitation_mm": 0.0,
     }
     base.update(kw)

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from tests.conftest import FixedClock
 from ticker.errors import (
     UpstreamAuthError,
     UpstreamError,
@@ -20,8 +21,6 @@ from ticker.poll.poller import Poller
 from ticker.poll.resilience import Circuit, RetryPolicy, is_retryable, retrying
 from ticker.poll.sources.sim import SimSource
 from ticker.store import Store
-
-from tests.conftest import FixedClock
 
 
 class ScriptedSource:
@@ -80,9 +79,7 @@ async def test_retries_stop_when_the_next_pause_would_overrun_the_budget():
 
     policy = RetryPolicy(attempts=10, base_s=2.0, cap_s=2.0, budget_s=12.0)
     with pytest.raises(UpstreamTimeoutError):
-        await retrying(
-            call, policy, what="x", sleep=sleep, rng=lambda: 1.0, monotonic=lambda: now[0]
-        )
+        await retrying(call, policy, what="x", sleep=sleep, rng=lambda: 1.0, monotonic=lambda: now[0])
     assert calls == [0.0, 6.0]  # a third attempt would start at 12 s: past the budget
 
 

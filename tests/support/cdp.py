@@ -143,9 +143,7 @@ class Browser:
             raise CDPError(f"{method}: {answer['error'].get('message')}")
         return dict(answer.get("result", {}))
 
-    async def wait_event(
-        self, session: str | None, method: str, *, timeout: float = 30.0
-    ) -> dict[str, Any]:
+    async def wait_event(self, session: str | None, method: str, *, timeout: float = 30.0) -> dict[str, Any]:
         """Wait for the next ``method`` event of a session that has not been consumed yet."""
         deadline = time.monotonic() + timeout
         while True:
@@ -162,9 +160,7 @@ class Browser:
 
     async def new_page(self, width: int = 1024, height: int = 900) -> Page:
         target = await self.send("Target.createTarget", {"url": "about:blank"})
-        attached = await self.send(
-            "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
-        )
+        attached = await self.send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True})
         page = Page(self, attached["sessionId"], target["targetId"])
         for domain in ("Page", "Runtime", "Log", "DOM", "Network"):
             await page.send(f"{domain}.enable")
@@ -238,8 +234,7 @@ class Page:
                 )
             elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
                 out.append(
-                    "console: "
-                    + " ".join(str(a.get("value", a.get("description"))) for a in params["args"])
+                    "console: " + " ".join(str(a.get("value", a.get("description"))) for a in params["args"])
                 )
             elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
                 out.append(

@@ -24,9 +24,8 @@ from pathlib import Path
 import pytest
 import redis as redis_sync
 
-from ticker.embedded import free_port, start_redis_server, stop_redis_server
-
 from tests.support.helpers import parse_widget, wait_until
+from ticker.embedded import free_port, start_redis_server, stop_redis_server
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,27 +80,39 @@ def get(url: str, timeout: float = 2.0) -> tuple[int, str]:
 class Replica:
     """One `ticker serve` process with its own port, log file and environment."""
 
-    def __init__(self, tmp: Path, name: str, redis_url: str, *, role: str = "all",
-                 interval_s: float = 1.0, lease_ttl_s: float = 3.0,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        name: str,
+        redis_url: str,
+        *,
+        role: str = "all",
+        interval_s: float = 1.0,
+        lease_ttl_s: float = 3.0,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.name = name
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp / f"{name}.log"
         self.workdir = tmp / name
         self.workdir.mkdir()
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("TICKER_")} | {
-            "TICKER_REDIS_URL": redis_url,
-            "TICKER_PORT": str(self.port),
-            "TICKER_ROLE": role,
-            "TICKER_SOURCE": "sim",
-            "TICKER_STATIONS_FILE": str(ROOT / "stations.yaml"),
-            "TICKER_POLL_INTERVAL_S": str(interval_s),
-            "TICKER_POLL_JITTER_S": "0",
-            "TICKER_LEASE_TTL_S": str(lease_ttl_s),
-            "TICKER_LOG_FORMAT": "json",
-            "TICKER_DATA_DIR": str(self.workdir / "data"),
-        } | (env or {})
+        self.env = (
+            {k: v for k, v in os.environ.items() if not k.startswith("TICKER_")}
+            | {
+                "TICKER_REDIS_URL": redis_url,
+                "TICKER_PORT": str(self.port),
+                "TICKER_ROLE": role,
+                "TICKER_SOURCE": "sim",
+                "TICKER_STATIONS_FILE": str(ROOT / "stations.yaml"),
+                "TICKER_POLL_INTERVAL_S": str(interval_s),
+                "TICKER_POLL_JITTER_S": "0",
+                "TICKER_LEASE_TTL_S": str(lease_ttl_s),
+                "TICKER_LOG_FORMAT": "json",
+                "TICKER_DATA_DIR": str(self.workdir / "data"),
+            }
+            | (env or {})
+        )
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Replica:
@@ -121,8 +132,11 @@ class Replica:
         return self.proc.pid
 
     def wait_healthy(self, timeout: float = 30) -> None:
-        wait_until(lambda: get(self.base + "/healthz")[0] == 200, timeout=timeout,
-                   what=f"{self.name} to answer /healthz")
+        wait_until(
+            lambda: get(self.base + "/healthz")[0] == 200,
+            timeout=timeout,
+            what=f"{self.name} to answer /healthz",
+        )
 
     def widget_stations(self) -> int:
         status, body = get(self.base + "/widget")

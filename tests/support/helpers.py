@@ -87,8 +87,8 @@ def wait_until(predicate: Callable[[], bool], *, timeout: float = 10.0, what: st
 
 async def poll_sim(stations, store, clock) -> None:  # type: ignore[no-untyped-def]
     """One sim poll cycle into the test's Redis; it must succeed."""
-    from ticker.poll.poller import Poller  # noqa: PLC0415
-    from ticker.poll.sources.sim import SimSource  # noqa: PLC0415
+    from ticker.poll.poller import Poller
+    from ticker.poll.sources.sim import SimSource
 
     poller = Poller(stations=stations, source=SimSource(), store=store, clock=clock, interval_s=60)
     result = await poller.run_once()
@@ -97,7 +97,7 @@ async def poll_sim(stations, store, clock) -> None:  # type: ignore[no-untyped-d
 
 def web_app(settings, stations, store, clock, **kwargs):  # type: ignore[no-untyped-def]
     """A web-role app on the test's Redis and clock (no periodic check unless asked)."""
-    from ticker.app import create_app  # noqa: PLC0415
+    from ticker.app import create_app
 
     kwargs.setdefault("snapshot_check_s", 3600)
     return create_app(settings, stations=stations, redis=store.redis, clock=clock, role="web", **kwargs)
@@ -105,9 +105,9 @@ def web_app(settings, stations, store, clock, **kwargs):  # type: ignore[no-unty
 
 def front_door_server(app):  # type: ignore[no-untyped-def]
     """aiohttp's TestServer, served through the front-door runner `ticker serve` uses."""
-    from aiohttp.test_utils import TestServer  # noqa: PLC0415
+    from aiohttp.test_utils import TestServer
 
-    from ticker.web.fastpath import FastPathRunner  # noqa: PLC0415
+    from ticker.web.fastpath import FastPathRunner
 
     class FrontDoorTestServer(TestServer):
         async def _make_runner(self, **kwargs):  # type: ignore[no-untyped-def]

@@ -8,6 +8,7 @@ URL-decoded, in its status line, headers or body.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import string
 from collections import Counter
@@ -96,10 +97,8 @@ async def send_raw(host: str, port: int, target: str, *, timeout: float = 5.0) -
         return await asyncio.wait_for(reader.read(), timeout)
     finally:
         writer.close()
-        try:
+        with contextlib.suppress(OSError):
             await writer.wait_closed()
-        except OSError:
-            pass
 
 
 async def run_hostile(host: str, port: int, count: int, *, seed: int = 1, concurrency: int = 16) -> Outcome:

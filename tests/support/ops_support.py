@@ -8,17 +8,16 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from ticker.web import keys
+from tests.conftest import FixedClock
 from ticker.app import create_app
 from ticker.config import Settings
-from ticker.models import Station
 from ticker.freshness import Cycle
+from ticker.models import Station
 from ticker.poll.poller import Poller, cycle_hook
 from ticker.poll.sources import Source
 from ticker.poll.sources.sim import SimSource
 from ticker.store import Store
-
-from tests.conftest import FixedClock
+from ticker.web import keys
 
 
 def ops_app(

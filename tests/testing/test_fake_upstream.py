@@ -9,10 +9,9 @@ from typing import Any
 
 import aiohttp
 
-from ticker.testing.fake_upstream import SFCTM2, FakeApiHub, Fault, running_in_thread
-from ticker.poll.sources.kma_text import FIELD_COUNT, parse_frame
-
 from tests.conftest import FixedClock
+from ticker.poll.sources.kma_text import FIELD_COUNT, parse_frame
+from ticker.testing.fake_upstream import SFCTM2, FakeApiHub, Fault, running_in_thread
 
 
 async def test_serves_an_euc_kr_frame_with_46_fields_for_every_station(stations, clock: FixedClock):

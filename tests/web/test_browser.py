@@ -9,13 +9,12 @@ from pathlib import Path
 import pytest
 from aiohttp import ClientSession, ClientTimeout, web
 
+from tests.conftest import ROOT, FixedClock
+from tests.support.cdp import Browser, Page, find, text, walk
+from tests.support.helpers import front_door_server, poll_sim, web_app
 from ticker.config import Settings
 from ticker.models import Station
 from ticker.store import Store
-
-from tests.support.cdp import Browser, Page, find, text, walk
-from tests.conftest import ROOT, FixedClock
-from tests.support.helpers import front_door_server, poll_sim, web_app
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -60,23 +59,15 @@ async def _section_text(page: Page, section: str) -> str:
 async def _frame_text(browser: Browser, page: Page) -> str:
     """Text of the demo's iframe, whether Chromium runs it in the page's process or its own."""
     doc = await page.document()
-    iframe = next(
-        (n for n in walk(find(doc, "id", "iframe") or {}) if n.get("nodeName") == "IFRAME"), None
-    )
+    iframe = next((n for n in walk(find(doc, "id", "iframe") or {}) if n.get("nodeName") == "IFRAME"), None)
     assert iframe is not None
     if "contentDocument" in iframe:
         return text(iframe["contentDocument"])
     targets = await browser.send("Target.getTargets")
-    frame = next(
-        t for t in targets["targetInfos"] if t["type"] == "iframe" and "/widget/frame" in t["url"]
-    )
-    attached = await browser.send(
-        "Target.attachToTarget", {"targetId": frame["targetId"], "flatten": True}
-    )
+    frame = next(t for t in targets["targetInfos"] if t["type"] == "iframe" and "/widget/frame" in t["url"])
+    attached = await browser.send("Target.attachToTarget", {"targetId": frame["targetId"], "flatten": True})
     root = (
-        await browser.send(
-            "DOM.getDocument", {"depth": -1, "pierce": True}, session=attached["sessionId"]
-        )
+        await browser.send("DOM.getDocument", {"depth": -1, "pierce": True}, session=attached["sessionId"])
     )["root"]
     return text(root)
 
@@ -92,9 +83,7 @@ async def _until(what: str, check, timeout: float = 20.0):
         await asyncio.sleep(0.05)
 
 
-async def test_demo_page_shows_the_ticker_in_all_three_embeds(
-    ticker, browser, stations
-):
+async def test_demo_page_shows_the_ticker_in_all_three_embeds(ticker, browser, stations):
     server = ticker
     page = await browser.new_page()
     await page.goto(str(server.make_url("/demo")))
@@ -116,9 +105,7 @@ async def test_demo_page_shows_the_ticker_in_all_three_embeds(
     assert page.errors() == []
     assert await page.evaluate(CLS) == 0
     assert (
-        await page.evaluate(
-            "document.querySelector('[data-kma-ticker]').getBoundingClientRect().height"
-        )
+        await page.evaluate("document.querySelector('[data-kma-ticker]').getBoundingClientRect().height")
         == 40
     )
     # One global namespace at most: the script defines none.
@@ -134,10 +121,7 @@ async def test_frame_applies_its_styles_under_its_own_csp_and_honours_reduced_mo
     page = await browser.new_page(width=900, height=40)
     await page.goto(str(server.make_url("/widget/frame")))
     # The CSP allows the page's <style> elements by hash only: wrong hashes would leave it unstyled.
-    assert (
-        await page.evaluate("document.querySelector('.kma-ticker').getBoundingClientRect().height")
-        == 40
-    )
+    assert await page.evaluate("document.querySelector('.kma-ticker').getBoundingClientRect().height") == 40
     track = "getComputedStyle(document.querySelector('.kt-track')).animationName"
     assert await page.evaluate(track) == "kma-ticker-scroll"
     await page.send(
@@ -145,10 +129,7 @@ async def test_frame_applies_its_styles_under_its_own_csp_and_honours_reduced_mo
         {"features": [{"name": "prefers-reduced-motion", "value": "reduce"}]},
     )
     assert await page.evaluate(track) == "none"
-    assert (
-        await page.evaluate("getComputedStyle(document.querySelector('.kt-clone')).display")
-        == "none"
-    )
+    assert await page.evaluate("getComputedStyle(document.querySelector('.kt-clone')).display") == "none"
     assert page.errors() == []
     await page.screenshot(ARTIFACTS / "browser-frame-reduced-motion.png")
 
@@ -163,12 +144,12 @@ HOST_PAGE = """<!doctype html><html lang="ko"><head><meta charset="utf-8"><title
 </body></html>"""
 
 
-async def test_script_embed_with_the_service_stopped_leaves_the_page_intact(
-    aiohttp_server, ticker, browser
-):
-    async with ClientSession(timeout=ClientTimeout(total=10)) as http:
-        async with http.get(ticker.make_url("/embed.js")) as resp:
-            script = await resp.read()
+async def test_script_embed_with_the_service_stopped_leaves_the_page_intact(aiohttp_server, ticker, browser):
+    async with (
+        ClientSession(timeout=ClientTimeout(total=10)) as http,
+        http.get(ticker.make_url("/embed.js")) as resp,
+    ):
+        script = await resp.read()
     dead = str(ticker.make_url("/embed.js"))
     await ticker.close()  # the service is gone
 
@@ -210,9 +191,7 @@ async def test_script_embed_with_the_service_stopped_leaves_the_page_intact(
                 await page.evaluate("document.getElementById('headline').textContent")
                 == "Headline of the article"
             )
-            top = await page.evaluate(
-                "document.getElementById('after').getBoundingClientRect().top"
-            )
+            top = await page.evaluate("document.getElementById('after').getBoundingClientRect().top")
             assert top == await page.evaluate("window.firstTop"), path
             assert await page.evaluate(CLS) == 0, path
             holder = await page.evaluate(
@@ -220,9 +199,7 @@ async def test_script_embed_with_the_service_stopped_leaves_the_page_intact(
                 " return h ? h.getBoundingClientRect().height : null; })()"
             )
             assert holder == (None if path == "/dead" else 40), path
-            await page.screenshot(
-                ARTIFACTS / f"browser-service-stopped{path.replace('/', '-')}.png"
-            )
+            await page.screenshot(ARTIFACTS / f"browser-service-stopped{path.replace('/', '-')}.png")
     finally:
         release.set()
 
@@ -235,9 +212,7 @@ PINNED_PAGE = """<!doctype html><html lang="ko"><head><meta charset="utf-8"><tit
 </body></html>"""
 
 
-async def test_pinned_script_runs_only_with_its_own_bytes(
-    aiohttp_server, ticker, browser
-):
+async def test_pinned_script_runs_only_with_its_own_bytes(aiohttp_server, ticker, browser):
     """Subresource Integrity: a copy with one byte changed is refused; the genuine one renders."""
     async with ClientSession(timeout=ClientTimeout(total=10)) as http:
         async with http.get(ticker.make_url("/demo")) as resp:

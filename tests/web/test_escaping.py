@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ticker.models import Observation, Station
+from ticker.weather import Condition
 from ticker.web.render import (
     Variant,
     build_view,
@@ -18,12 +19,24 @@ from ticker.web.render import (
     render_widget,
     station_json,
 )
-from ticker.weather import Condition
 from ticker.web.routes import inert_json, load_embed_js
 
 NOW = datetime(2025, 7, 28, 6, 5, tzinfo=UTC)
-NASTY = ["<script>alert(1)</script>", "</script><script>x()</script>", '"><img src=x onerror=alert(1)>',
-         "'", '"', "&amp;", "<!--", "]]>", "</style>", "<svg/onload=x>", "{{7*7}}", "\u2028", "`${x}`"]
+NASTY = [
+    "<script>alert(1)</script>",
+    "</script><script>x()</script>",
+    '"><img src=x onerror=alert(1)>',
+    "'",
+    '"',
+    "&amp;",
+    "<!--",
+    "]]>",
+    "</style>",
+    "<svg/onload=x>",
+    "{{7*7}}",
+    "\u2028",
+    "`${x}`",
+]
 
 
 class Structure(HTMLParser):
@@ -54,8 +67,16 @@ class Structure(HTMLParser):
 
 def _station(name: str, name_en: str) -> Station:
     return Station(
-        id=108, name=name, name_en=name_en, lat=37.57142, lon=126.9658, alt_m=85.67, nx=60, ny=127,
-        max_age_s=7200, expected_interval_s=3600,
+        id=108,
+        name=name,
+        name_en=name_en,
+        lat=37.57142,
+        lon=126.9658,
+        alt_m=85.67,
+        nx=60,
+        ny=127,
+        max_age_s=7200,
+        expected_interval_s=3600,
     )
 
 
@@ -72,14 +93,23 @@ names = st.one_of(st.sampled_from(NASTY), st.text(min_size=1, max_size=40)).filt
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(name=names, name_en=names)
 def test_hostile_names_are_inert_everywhere(name: str, name_en: str):
-    obs = Observation(station_id=108, observed_at=NOW, fetched_at=NOW, source="sim",
-                      temperature_c=21.5, condition=Condition.RAIN)
+    obs = Observation(
+        station_id=108,
+        observed_at=NOW,
+        fetched_at=NOW,
+        source="sim",
+        temperature_c=21.5,
+        condition=Condition.RAIN,
+    )
     benign = build_view([_station("서울", "Seoul")], {108: obs}, NOW, version=1, hard_max_age_s=21600)
     hostile = build_view([_station(name, name_en)], {108: obs}, NOW, version=1, hard_max_age_s=21600)
     for lang, expected in (("ko", name), ("en", name_en)):
         for layout in ("ticker", "list"):
             variant = Variant(lang=lang, layout=layout)
-            for render in (lambda v, var=variant: render_widget(v, variant=var), lambda v, var=variant: render_frame(v, var)):
+            for render in (
+                lambda v, var=variant: render_widget(v, variant=var),
+                lambda v, var=variant: render_frame(v, var),
+            ):
                 good, bad = _structure(render(benign)), _structure(render(hostile))
                 # Same elements and attributes as with a harmless name: nothing was injected ...
                 assert bad.tags == good.tags

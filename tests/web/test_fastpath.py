@@ -15,12 +15,11 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Histogram
 
-from ticker.web import keys
-from ticker.web.fastpath import FastPathRunner, FastPathServer
-from ticker.metrics import observe_many
-from ticker.web.answer import serialize_head as head
-
 from tests.support.helpers import poll_sim, wait_for, web_app
+from ticker.metrics import observe_many
+from ticker.web import keys
+from ticker.web.answer import serialize_head as head
+from ticker.web.fastpath import FastPathRunner, FastPathServer
 
 HOT_PATHS = (
     "/widget",
@@ -159,28 +158,30 @@ async def _closed_soon(conn: Conn) -> bool:
 
 
 async def test_pipelined_requests_keep_their_order(settings, stations, store, clock):
-    async with front_door(settings, stations, store, clock) as (runner, host, port):
-        async with connect(host, port) as conn:
-            await conn.send(get("/widget"))
-            await conn.answer()
-            before = answered(runner)
-            body_get = b"GET /widget HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
-            # One write: a hot GET, a bad query, a hot GET, a GET with a body, a route, a hot GET.
-            await conn.send(
-                get("/widget")
-                + get("/widget?bad=1")
-                + get("/widget")
-                + body_get
-                + get("/healthz")
-                + get("/widget")
-            )
-            statuses = [(await conn.answer()).status for _ in range(6)]
-            assert statuses == [200, 400, 200, 413, 200, 200]
-            # Only the first could be answered before the app: everything after the 400 waited its turn.
-            assert answered(runner) - before <= 1
-            await conn.send(get("/widget") + get("/widget") + get("/widget"))
-            assert [(await conn.answer()).status for _ in range(3)] == [200, 200, 200]
-            assert answered(runner) - before >= 3  # idle again: straight from the connection
+    async with (
+        front_door(settings, stations, store, clock) as (runner, host, port),
+        connect(host, port) as conn,
+    ):
+        await conn.send(get("/widget"))
+        await conn.answer()
+        before = answered(runner)
+        body_get = b"GET /widget HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+        # One write: a hot GET, a bad query, a hot GET, a GET with a body, a route, a hot GET.
+        await conn.send(
+            get("/widget")
+            + get("/widget?bad=1")
+            + get("/widget")
+            + body_get
+            + get("/healthz")
+            + get("/widget")
+        )
+        statuses = [(await conn.answer()).status for _ in range(6)]
+        assert statuses == [200, 400, 200, 413, 200, 200]
+        # Only the first could be answered before the app: everything after the 400 waited its turn.
+        assert answered(runner) - before <= 1
+        await conn.send(get("/widget") + get("/widget") + get("/widget"))
+        assert [(await conn.answer()).status for _ in range(3)] == [200, 200, 200]
+        assert answered(runner) - before >= 3  # idle again: straight from the connection
 
 
 @pytest.mark.parametrize(
@@ -366,7 +367,7 @@ MIXED = [
 async def test_mixed_pipelines_split_anywhere_get_the_apps_answers(settings, stations, store, clock):
     """Random runs of requests, cut at random byte boundaries: the front door answers exactly as
     aiohttp's own server with the same app does, in the same order."""
-    from ticker.web.fastpath import SafeAppRunner  # noqa: PLC0415
+    from ticker.web.fastpath import SafeAppRunner
 
     await poll_sim(stations, store, clock)
     reference = SafeAppRunner(web_app(settings, stations, store, clock))
@@ -401,7 +402,7 @@ async def test_without_the_parser_hooks_the_handler_level_still_answers(
 ):
     """An aiohttp without what the connection level relies on: hot GETs still come from the
     snapshot, one level further in."""
-    import ticker.web.fastpath  # noqa: PLC0415
+    import ticker.web.fastpath
 
     monkeypatch.setattr(ticker.web.fastpath, "_PARSER_NEEDS", ("feed_data", "not_in_any_aiohttp"))
     async with (

@@ -7,10 +7,9 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from ticker.web.fastpath import make_runner
-
 from tests.support.helpers import front_door_server, poll_sim, web_app
 from tests.support.hostile import run_hostile, send_raw
+from ticker.web.fastpath import make_runner
 
 
 class SafeTestServer(TestServer):
@@ -59,7 +58,13 @@ async def test_methods_bodies_and_unknown_paths(aiohttp_client, settings, statio
         assert resp.headers["Cache-Control"] == "no-store"
     head = await client.head("/widget")
     assert head.status == 200 and await head.read() == b""
-    for path in ("/nope", "/widget/../etc/passwd", "/static/../../pyproject.toml", "/.env", "/.ticker/redis.port"):
+    for path in (
+        "/nope",
+        "/widget/../etc/passwd",
+        "/static/../../pyproject.toml",
+        "/.env",
+        "/.ticker/redis.port",
+    ):
         resp = await client.get(path)
         assert resp.status in (400, 404), path
         assert resp.headers["Cache-Control"] == "no-store"
@@ -72,7 +77,7 @@ async def test_methods_bodies_and_unknown_paths(aiohttp_client, settings, statio
 async def test_front_door_hits_are_counted_and_unparseable_requests_do_not_echo(
     settings, stations, store, clock
 ):
-    import aiohttp  # noqa: PLC0415
+    import aiohttp
 
     await poll_sim(stations, store, clock)
     app = web_app(settings, stations, store, clock)
@@ -86,8 +91,11 @@ async def test_front_door_hits_are_counted_and_unparseable_requests_do_not_echo(
                 text = await resp.text()
         raw = await send_raw("127.0.0.1", server.port, "/widget?lang=zqfront\\x01")
     line = next(
-        line for line in text.splitlines()
-        if line.startswith("ticker_http_requests_total{") and 'route="/widget"' in line and 'status="200"' in line
+        line
+        for line in text.splitlines()
+        if line.startswith("ticker_http_requests_total{")
+        and 'route="/widget"' in line
+        and 'status="200"' in line
     )
     assert float(line.rsplit(" ", 1)[1]) >= 25
     assert "ticker_served_data_age_seconds_count" in text

@@ -14,16 +14,14 @@ from collections.abc import AsyncIterator
 import pytest
 from prometheus_client import CollectorRegistry
 
+from tests.support.helpers import wait_for
+from tests.support.ops_support import has_cycle, ops_app, parse_status, poll, sample
 from ticker.app import LEASE, POLLER
 from ticker.cli import check
-from ticker.web import keys
 from ticker.embedded import free_port
 from ticker.store import Store, connect
 
-from tests.support.helpers import wait_for
-from tests.support.ops_support import has_cycle, ops_app, parse_status, poll, sample
-
-SECRET = "S3CR3T-KMA-KEY"  # noqa: S105 - a planted key that must never show up
+SECRET = "S3CR3T-KMA-KEY"
 
 
 async def test_freshness_json_after_a_poll(store, aiohttp_client, settings, stations, clock):
@@ -61,9 +59,7 @@ async def test_station_turns_stale_everywhere_and_recovers(
     seoul = next(s for s in stations if s.id == 108)
 
     clock.advance(seconds=seoul.max_age_s + 1)
-    await poll_heartbeat_only(
-        store, clock
-    )  # the poller keeps running; the upstream gives nothing new
+    await poll_heartbeat_only(store, clock)  # the poller keeps running; the upstream gives nothing new
 
     doc = json.loads(await (await client.get("/v1/freshness")).text())
     assert doc["status"] == "critical"
@@ -106,9 +102,7 @@ async def poll_heartbeat_only(store: Store, clock) -> None:
     await store.record_source("sim", at=clock(), error_kind="timeout", message="no answer")
 
 
-async def test_status_page_is_a_self_refreshing_table(
-    store, aiohttp_client, settings, stations, clock
-):
+async def test_status_page_is_a_self_refreshing_table(store, aiohttp_client, settings, stations, clock):
     app = ops_app(settings, stations, store, clock)
     client = await aiohttp_client(app)
     await poll(app)
@@ -199,9 +193,7 @@ async def dead_store() -> AsyncIterator[Store]:
     await dead.aclose()
 
 
-async def test_readyz_and_freshness_without_redis(
-    dead_store, aiohttp_client, settings, stations, clock
-):
+async def test_readyz_and_freshness_without_redis(dead_store, aiohttp_client, settings, stations, clock):
     app = ops_app(settings, stations, dead_store, clock)
     client = await aiohttp_client(app)
     resp = await client.get("/readyz")
@@ -223,9 +215,7 @@ async def test_readyz_and_freshness_without_redis(
     assert "unknown while Redis is unreachable" in page  # not "never polled": we cannot know
 
 
-async def test_requests_are_counted_by_route_and_status(
-    store, aiohttp_client, settings, stations, clock
-):
+async def test_requests_are_counted_by_route_and_status(store, aiohttp_client, settings, stations, clock):
     registry = CollectorRegistry()
     app = ops_app(settings, stations, store, clock, registry=registry)
     client = await aiohttp_client(app)
@@ -240,9 +230,7 @@ async def test_requests_are_counted_by_route_and_status(
     assert (await client.get("/widget?x=1")).status == 400
 
     def count(route: str, status: str) -> float | None:
-        return registry.get_sample_value(
-            "ticker_http_requests_total", {"route": route, "status": status}
-        )
+        return registry.get_sample_value("ticker_http_requests_total", {"route": route, "status": status})
 
     assert count("/widget", "200") == 3
     assert count("/widget", "400") == 1
@@ -280,9 +268,7 @@ async def test_served_data_age_is_observed_for_reader_answers(
 
 async def test_leader_gauge_follows_the_poller(store, aiohttp_client, settings, stations, clock):
     web_registry, all_registry = CollectorRegistry(), CollectorRegistry()
-    await aiohttp_client(
-        ops_app(settings, stations, store, clock, role="web", registry=web_registry)
-    )
+    await aiohttp_client(ops_app(settings, stations, store, clock, role="web", registry=web_registry))
     settings = settings.model_copy(update={"poll_interval_s": 3600.0})
     app = ops_app(settings, stations, store, clock, role="all", registry=all_registry)
     client = await aiohttp_client(app)
@@ -299,10 +285,7 @@ async def test_leader_gauge_follows_the_poller(store, aiohttp_client, settings, 
     assert f"{socket.gethostname()} pid {os.getpid()} (this process)" in page
     # Every class of upstream failure exists from the start, so alerts can rate() it.
     assert (
-        all_registry.get_sample_value(
-            "ticker_upstream_errors_total", {"source": "sim", "kind": "quota"}
-        )
-        == 0
+        all_registry.get_sample_value("ticker_upstream_errors_total", {"source": "sim", "kind": "quota"}) == 0
     )
 
 
@@ -325,9 +308,7 @@ async def test_cycle_hook_counts_cycles_and_logs_transitions(
 
 
 @pytest.mark.parametrize("role", ["web", "poller"])
-async def test_snapshot_check_only_where_it_matters(
-    store, aiohttp_client, settings, stations, clock, role
-):
+async def test_snapshot_check_only_where_it_matters(store, aiohttp_client, settings, stations, clock, role):
     settings = settings.model_copy(update={"poll_interval_s": 3600.0})
     app = ops_app(settings, stations, store, clock, role=role)
     client = await aiohttp_client(app)
@@ -356,9 +337,7 @@ async def test_a_poller_serves_no_reader_route(store, aiohttp_client, settings, 
     assert (await client.get("/metrics")).status == 200
 
 
-async def test_readyz_runs_only_the_checks_asked_for(
-    store, aiohttp_client, settings, stations, clock
-):
+async def test_readyz_runs_only_the_checks_asked_for(store, aiohttp_client, settings, stations, clock):
     app = ops_app(settings, stations, store, clock)
     client = await aiohttp_client(app)
     await poll(app)

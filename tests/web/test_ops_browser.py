@@ -38,9 +38,7 @@ async def run_browser(url: str, profile: Path, *extra: str) -> str:
     return out.decode()
 
 
-async def test_status_renders_in_chromium(
-    store, aiohttp_client, settings, stations, clock, tmp_path
-):
+async def test_status_renders_in_chromium(store, aiohttp_client, settings, stations, clock, tmp_path):
     app = ops_app(settings, stations, store, clock)
     client = await aiohttp_client(app)
     await poll(app)

@@ -6,11 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from ticker.models import Observation
-from ticker.web.render import Variant, build_view, render_frame, render_widget
-from ticker.weather import Condition
-
 from tests.support.helpers import parse_widget
+from ticker.models import Observation
+from ticker.weather import Condition
+from ticker.web.render import Variant, build_view, render_frame, render_widget
 
 
 def _obs(
@@ -33,9 +32,7 @@ def _obs(
 
 def test_station_names_are_escaped(stations, clock):
     evil = stations[0].model_copy(update={"name": '<img src=x onerror="alert(1)">'})
-    view = build_view(
-        [evil], {evil.id: _obs(evil.id, clock())}, clock(), version=1, hard_max_age_s=3600
-    )
+    view = build_view([evil], {evil.id: _obs(evil.id, clock())}, clock(), version=1, hard_max_age_s=3600)
     html = render_widget(view)
     assert "<img" not in html and "&lt;img" in html
 
@@ -43,9 +40,7 @@ def test_station_names_are_escaped(stations, clock):
 @pytest.mark.parametrize("condition", list(Condition))
 def test_every_weather_word_has_an_icon(stations, clock, condition):
     st = stations[0]
-    view = build_view(
-        [st], {st.id: _obs(st.id, clock(), condition)}, clock(), version=1, hard_max_age_s=3600
-    )
+    view = build_view([st], {st.id: _obs(st.id, clock(), condition)}, clock(), version=1, hard_max_age_s=3600)
     html = render_widget(view)
     assert html.count('<svg class="kt-icon"') == 1
     assert parse_widget(html).lines() == [f"{condition.label_ko} {st.name} 21.5℃"]
@@ -68,9 +63,7 @@ def test_scrolling_has_a_pause_control_and_a_hidden_copy(stations, clock):
     assert len(parse_widget(html).stations) == len(stations)  # the copy is not counted twice
     few = stations[:2]
     html = render_widget(build_view(few, obs, now, version=1, hard_max_age_s=3600))
-    assert (
-        "kt-toggle" not in html.split("</style>")[1] and "kt-clone" not in html.split("</style>")[1]
-    )
+    assert "kt-toggle" not in html.split("</style>")[1] and "kt-clone" not in html.split("</style>")[1]
 
 
 def test_stale_is_marked_and_too_old_is_left_out(stations, clock):

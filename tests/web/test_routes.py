@@ -11,15 +11,14 @@ import re
 import pytest
 from aiohttp import ClientSession, web
 
-from ticker.web import keys
+from tests.support.helpers import parse_widget, poll_sim, web_app
 from ticker.errors import ConfigError
+from ticker.poll.poller import Poller
+from ticker.poll.sources.sim import SimSource
+from ticker.web import keys
 from ticker.web.fastpath import FastPathRunner
 from ticker.web.policy import check_frame_ancestors
 from ticker.web.snapshot import LiveSnapshot
-from ticker.poll.poller import Poller
-from ticker.poll.sources.sim import SimSource
-
-from tests.support.helpers import parse_widget, poll_sim, web_app
 
 CACHEABLE = [
     "/widget",
@@ -69,7 +68,10 @@ async def test_cacheable_headers_and_304_on_every_route(client, path):
 
 async def test_pinned_script_is_content_addressed_and_immutable(client):
     demo = await (await client.get("/demo")).text()
-    tag = re.search(r'src="(/embed\.([0-9a-f]{16})\.js)" integrity="sha384-([A-Za-z0-9+/=]+)" crossorigin="anonymous"', demo)
+    tag = re.search(
+        r'src="(/embed\.([0-9a-f]{16})\.js)" integrity="sha384-([A-Za-z0-9+/=]+)" crossorigin="anonymous"',
+        demo,
+    )
     assert tag is not None
     path, name_hash, integrity = tag.groups()
     resp = await client.get(path)
@@ -98,9 +100,7 @@ async def test_gzip_copy_is_the_same_bytes(client):
     resp = await client.get("/widget", auto_decompress=False, headers={"Accept-Encoding": "gzip"})
     assert resp.headers["Content-Encoding"] == "gzip"
     assert gzip.decompress(await resp.read()) == plain
-    refused = await client.get(
-        "/widget", auto_decompress=False, headers={"Accept-Encoding": "gzip;q=0"}
-    )
+    refused = await client.get("/widget", auto_decompress=False, headers={"Accept-Encoding": "gzip;q=0"})
     assert "Content-Encoding" not in refused.headers
 
 
@@ -155,8 +155,8 @@ async def test_variants(client, stations):
     assert same.headers["ETag"] == some.headers["ETag"]
     twice = await client.get("/widget?stations=108,98,108")  # a repeated id is folded, not refused
     assert twice.status == 200 and twice.headers["ETag"] == some.headers["ETag"]
-    assert 'kt-dark' in await (await client.get("/widget?theme=dark")).text()
-    assert 'kt-layout-list' in await (await client.get("/widget?layout=list")).text()
+    assert "kt-dark" in await (await client.get("/widget?theme=dark")).text()
+    assert "kt-layout-list" in await (await client.get("/widget?layout=list")).text()
     doc = json.loads(await (await client.get("/v1/observations?stations=108")).text())
     assert [s["id"] for s in doc["stations"]] == [108]
 
@@ -169,9 +169,7 @@ async def test_variant_cache_is_bounded(client, stations):
             resp = await client.get(f"/widget?stations={ids[i]},{ids[j]}")
             assert resp.status == 200
     assert live.variant_count <= live.max_variants
-    small = LiveSnapshot(
-        stations, clock=live.clock, hard_max_age_s=3600, max_variants=4, max_aliases=8
-    )
+    small = LiveSnapshot(stations, clock=live.clock, hard_max_age_s=3600, max_variants=4, max_aliases=8)
     for n in range(100):
         small.get(("k", n), lambda view: (b"x", "text/plain", {}), alias=f"/x?{n}")
     assert small.variant_count == 4 and small.alias_count == 8

@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from ticker.web import keys
-from ticker.app import create_app
-from ticker.web.snapshot import LiveSnapshot
-
 from tests.support.helpers import poll_sim, wait_for, web_app
+from ticker.app import create_app
+from ticker.web import keys
+from ticker.web.snapshot import LiveSnapshot
 
 
 async def test_a_new_version_is_served_after_the_pubsub_announcement(

@@ -55,9 +55,7 @@ class ElectedPoller:
 
     async def start(self) -> None:
         """Start following the lease and the schedule."""
-        self._scheduler = build_scheduler(
-            self._due, interval_s=self.interval_s, jitter_s=self.jitter_s
-        )
+        self._scheduler = build_scheduler(self._due, interval_s=self.interval_s, jitter_s=self.jitter_s)
         self._scheduler.start()
         self._lease_task = asyncio.create_task(self._follow_lease(), name="poll-lease")
 

@@ -111,9 +111,7 @@ class PollLease:
         try:
             return await self.store.release_lease(self.token)
         except StoreError as err:
-            logger.warning(
-                "could not release the poll lease (%s); it expires within %ss", err, self.ttl_s
-            )
+            logger.warning("could not release the poll lease (%s); it expires within %ss", err, self.ttl_s)
             return False
 
     def _expire_if_due(self, now: float) -> None:

@@ -11,11 +11,11 @@ from datetime import datetime
 from ticker.errors import StoreError, UpstreamError
 from ticker.freshness import Cycle, TransitionLog, assess
 from ticker.metrics import Metrics
-from ticker.report import max_silence_s
 from ticker.models import KST, Observation, Station
 from ticker.poll.qc import screen
 from ticker.poll.resilience import Circuit
 from ticker.poll.sources import Source
+from ticker.report import max_silence_s
 from ticker.store import Store
 
 logger = logging.getLogger(__name__)
@@ -83,10 +83,8 @@ class Poller:
             await self._safe_record_source(now, None, None)
         await self._flush(result)
         if fetched_ids and result.outcome != "fenced":  # a fenced poller leaves no trace
-            try:
+            with contextlib.suppress(StoreError):  # the write above reported the outage once
                 await self.store.record_fetch(fetched_ids, now)
-            except StoreError:
-                pass  # the write above reported the outage once
         result.duration_s = round(time.perf_counter() - started, 4)
         with contextlib.suppress(StoreError):
             await self.store.record_cycle(result.record(), heartbeat_ttl_s=max_silence_s(self.interval_s))

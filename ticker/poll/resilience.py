@@ -72,9 +72,7 @@ async def retrying(
             pause = policy.delay(attempt - 1, rng)
             if monotonic() - started + pause >= policy.budget_s:
                 raise
-            logger.debug(
-                "%s: attempt %d failed (%s), retrying in %.2fs", what, attempt, err.kind, pause
-            )
+            logger.debug("%s: attempt %d failed (%s), retrying in %.2fs", what, attempt, err.kind, pause)
             await sleep(pause)
 
 

@@ -25,6 +25,9 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ticker.models import KST, Station
+from ticker.poll.sources.kma_text import COLUMNS, END
+from ticker.redaction import redact
 from ticker.testing.payloads import (
     gateway_error_json,
     gateway_error_xml,
@@ -34,9 +37,6 @@ from ticker.testing.payloads import (
     ncst_items,
     station_row,
 )
-from ticker.models import KST, Station
-from ticker.redaction import redact
-from ticker.poll.sources.kma_text import COLUMNS, END
 from ticker.testing.rows import format_frame, format_row
 
 logger = logging.getLogger(__name__)
@@ -75,16 +75,12 @@ class Fault(BaseModel):
     latency_s: float = Field(default=0.0, ge=0, le=3600)
     missing: list[int] = Field(default_factory=list, description="stations left out")
     sentinels: list[int] = Field(default_factory=list, description="stations with missing markers")
-    duplicates: list[int] = Field(
-        default_factory=list, description="stations with an older second row"
-    )
+    duplicates: list[int] = Field(default_factory=list, description="stations with an older second row")
     future: list[int] = Field(
         default_factory=list, description="stations with a row future_minutes after the clock"
     )
     future_minutes: int = Field(default=60, ge=1)
-    bad_rows: list[int] = Field(
-        default_factory=list, description="stations whose row has 45 fields"
-    )
+    bad_rows: list[int] = Field(default_factory=list, description="stations whose row has 45 fields")
     values: dict[int, dict[str, str | float | int]] = Field(
         default_factory=dict, description="per-station column overrides, e.g. {108: {'TA': -9.0}}"
     )
@@ -336,9 +332,7 @@ class FakeApiHub:
                 22, "LIMITED_NUMBER_OF_SERVICE_REQUESTS_EXCEEDS_ERROR", fault.status or 200
             )
         if fault.kind == "gateway_json":
-            return gateway_error_json(
-                30, "SERVICE_KEY_IS_NOT_REGISTERED_ERROR", fault.status or 403
-            )
+            return gateway_error_json(30, "SERVICE_KEY_IS_NOT_REGISTERED_ERROR", fault.status or 403)
         if fault.kind == "no_data":
             return ncst_envelope("03", "NO_DATA", [])
         q = request.query
@@ -415,9 +409,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--key", help="the only authKey accepted (default: any)")
-    parser.add_argument(
-        "--stations", type=Path, help="stations file (default: as the ticker finds it)"
-    )
+    parser.add_argument("--stations", type=Path, help="stations file (default: as the ticker finds it)")
     parser.add_argument("--at", help="pin the clock, ISO 8601 (e.g. 2025-07-28T15:05+09:00)")
     parser.add_argument("--fault", action="append", default=[], help="a fault as JSON, repeatable")
     return parser
@@ -427,9 +419,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ticker.config import Settings, load_stations
 
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     path = args.stations or Settings(_env_file=None).stations_path()
     clock = None
     if args.at:

@@ -5,7 +5,7 @@ Test tooling: the service itself only parses these frames (``ticker.poll.sources
 
 from __future__ import annotations
 
-from ticker.poll.sources.kma_text import COLUMNS, END, ENCODING, START
+from ticker.poll.sources.kma_text import COLUMNS, ENCODING, END, START
 
 HEADER_NAMES = (
     "# YYMMDDHHMI STN  WD   WS GST  GST  GST     PA     PS PT    PR    TA    TD    HM"

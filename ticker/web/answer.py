@@ -146,9 +146,7 @@ class HotAnswers:
 
     __slots__ = ("_count", "_lookup", "answered")
 
-    def __init__(
-        self, lookup: Callable[[str], Rendered | None], count: Callable[[str, int], None]
-    ) -> None:
+    def __init__(self, lookup: Callable[[str], Rendered | None], count: Callable[[str, int], None]) -> None:
         self._lookup = lookup
         self._count = count
         self.answered = 0  # answers given before routing (for tests and benchmarks)

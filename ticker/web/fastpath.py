@@ -89,7 +89,7 @@ def capability(mode: Mode = "auto") -> str | None:
     missing += [f"Server.{n}" for n in _SERVER_NEEDS if not _has_attribute(web.Server, n)]
     missing += [f"RequestHandler.{n}" for n in _HANDLER_NEEDS if not _has_attribute(RequestHandler, n)]
     try:
-        from aiohttp.web_protocol import _ErrInfo  # noqa: F401, PLC0415
+        from aiohttp.web_protocol import _ErrInfo  # noqa: F401
     except ImportError:
         missing.append("web_protocol._ErrInfo")
     if tuple(inspect.signature(RequestHandler.handle_error).parameters) != _HANDLE_ERROR_PARAMS:
@@ -215,7 +215,7 @@ class _AnsweringParser:
         self._answer = answer
 
     def feed_data(self, data: bytes) -> tuple[list[Any], bool, bytes]:
-        from aiohttp.web_protocol import _ErrInfo  # noqa: PLC0415 (checked by capability())
+        from aiohttp.web_protocol import _ErrInfo
 
         parser, protocol, answer = self._parser, self._protocol, self._answer
         messages, upgraded, tail = parser.feed_data(data)

@@ -11,10 +11,10 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from ticker import __version__
-from ticker.web import keys
 from ticker.models import ErrorDocument, ObservationsDocument, StationObservation
-from ticker.web.render import LANGS, LAYOUTS, THEMES
 from ticker.report import FreshnessReport
+from ticker.web import keys
+from ticker.web.render import LANGS, LAYOUTS, THEMES
 from ticker.web.routes import BadRequest
 
 REF = "#/components/schemas/{model}"
@@ -133,7 +133,7 @@ def build_openapi(station_ids: Sequence[int], pinned_script_path: str) -> dict[s
                         "required": True,
                         "description": "KMA ASOS station id",
                         "schema": {"type": "integer", "minimum": 1, "maximum": 999},
-                    }  # fmt: skip
+                    }
                 ],
                 "responses": {
                     "200": _json(StationObservation, "the station"),
@@ -165,7 +165,7 @@ def build_openapi(station_ids: Sequence[int], pinned_script_path: str) -> dict[s
                         "type": "string",
                         "pattern": r"^(redis|snapshot|poll_heartbeat)(,(redis|snapshot|poll_heartbeat))*$",
                     },
-                }  # fmt: skip
+                }
             ],
         ),
         "/metrics": _get(

@@ -7,16 +7,15 @@ import logging
 import os
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime
 
 from aiohttp import web
 from prometheus_client.aiohttp import make_aiohttp_handler
 
-from ticker.web import keys
 from ticker.errors import StoreError
 from ticker.freshness import State
 from ticker.report import FreshnessReport, headline, load_report, poller_health
 from ticker.tasks import cancel_and_wait
+from ticker.web import keys
 from ticker.web.answer import HotAnswers
 from ticker.web.render import ENV
 from ticker.web.routes import BadRequest
@@ -32,6 +31,7 @@ STATUS_CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
     "form-action 'none'; frame-ancestors 'none'"
 )
+
 
 def setup_ops_routes(app: web.Application) -> None:
     """Register the ops routes, the request accounting and the ops cleanup context."""

@@ -12,6 +12,7 @@ from typing import NamedTuple, Protocol
 
 import jinja2
 
+from ticker.freshness import human_age
 from ticker.models import (
     ATTRIBUTION,
     KST,
@@ -21,7 +22,6 @@ from ticker.models import (
     StationObservation,
     date_label,
 )
-from ticker.freshness import human_age
 from ticker.weather import Condition
 
 ATTRIBUTION_EN = "Source: KMA"
@@ -46,6 +46,7 @@ ENV = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
 
 def _kst(value: datetime | None, now: datetime | None = None) -> str:
     """KST clock time; with the date when it is not today's."""

@@ -13,11 +13,10 @@ from importlib import resources
 from aiohttp import web
 from pydantic import BaseModel
 
+from ticker.models import ErrorDocument
 from ticker.web import keys
 from ticker.web.answer import send
 from ticker.web.policy import Policy
-from ticker.web.snapshot import LiveSnapshot, Renderer
-from ticker.models import ErrorDocument
 from ticker.web.render import (
     DEFAULT_VARIANT,
     LANGS,
@@ -33,6 +32,7 @@ from ticker.web.render import (
     render_widget,
     station_json,
 )
+from ticker.web.snapshot import LiveSnapshot, Renderer
 
 logger = logging.getLogger(__name__)
 

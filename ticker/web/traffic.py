@@ -19,9 +19,7 @@ from ticker.web import keys
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # Answers that put observations in front of readers; their data age is what the SLO is about.
-READER_ROUTES = frozenset(
-    {"/widget", "/widget/frame", "/embed.js", "/v1/observations", "/v1/stations/{id}"}
-)
+READER_ROUTES = frozenset({"/widget", "/widget/frame", "/embed.js", "/v1/observations", "/v1/stations/{id}"})
 UNMATCHED = "unmatched"  # one label for every unknown path, so scanners cannot grow the series
 
 
@@ -35,9 +33,7 @@ class _AgeIndex:
 
     def _index(self, snapshot: Snapshot) -> None:
         if snapshot is not self._snapshot:
-            self._by_id = {
-                sid: o.observed_at.timestamp() for sid, o in snapshot.observations.items()
-            }
+            self._by_id = {sid: o.observed_at.timestamp() for sid, o in snapshot.observations.items()}
             self._sorted = sorted(self._by_id.values())
             self._snapshot = snapshot
 
@@ -175,5 +171,3 @@ def request_metrics(app: web.Application) -> Callable[..., Awaitable[web.StreamR
         return response
 
     return count
-
-

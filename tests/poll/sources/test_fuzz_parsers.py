@@ -25,8 +25,16 @@ FRAME = (FIXTURES / "sfctm2_help1_crlf.txt").read_bytes()
 NCST = (FIXTURES / "ncst_ok.json").read_bytes()
 NOW = datetime(2025, 7, 28, 6, 5, tzinfo=UTC)
 SEOUL = Station(
-    id=108, name="서울", name_en="Seoul", lat=37.57142, lon=126.9658, alt_m=85.67, nx=60, ny=127,
-    max_age_s=7200, expected_interval_s=3600,
+    id=108,
+    name="서울",
+    name_en="Seoul",
+    lat=37.57142,
+    lon=126.9658,
+    alt_m=85.67,
+    nx=60,
+    ny=127,
+    max_age_s=7200,
+    expected_interval_s=3600,
 )
 
 FUZZ = settings(
@@ -100,7 +108,9 @@ def _ncst_ok(status: int, body: bytes) -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=5)
+    ),
     max_leaves=30,
 )
 
@@ -139,6 +149,10 @@ def test_ncst_arbitrary_json_documents(doc):
     )
 )
 def test_ncst_shaped_envelopes_with_odd_items(items):
-    doc = {"response": {"header": {"resultCode": "00", "resultMsg": "NORMAL_SERVICE"},
-                        "body": {"items": {"item": items}}}}
+    doc = {
+        "response": {
+            "header": {"resultCode": "00", "resultMsg": "NORMAL_SERVICE"},
+            "body": {"items": {"item": items}},
+        }
+    }
     _ncst_ok(200, json.dumps(doc).encode())

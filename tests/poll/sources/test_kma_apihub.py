@@ -9,14 +9,13 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.conftest import FixedClock
 from ticker.embedded import free_port
 from ticker.errors import UpstreamError
-from ticker.testing.fake_upstream import FakeApiHub
 from ticker.models import KST, Station
 from ticker.poll.resilience import NO_RETRY, RetryPolicy
 from ticker.poll.sources.kma_apihub import KmaApiHubSource, classify, sfctm2_params
-
-from tests.conftest import FixedClock
+from ticker.testing.fake_upstream import FakeApiHub
 
 KEY = "Sekret-Hub-Key_0123"
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -111,9 +110,7 @@ FAULTS = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("fault", "kind", "status"), FAULTS, ids=[f"{k}-{s}" for _, k, s in FAULTS]
-)
+@pytest.mark.parametrize(("fault", "kind", "status"), FAULTS, ids=[f"{k}-{s}" for _, k, s in FAULTS])
 async def test_every_fault_is_classified(fake, http, stations, clock, fault, kind, status):
     fake.set_fault(**fault)
     with pytest.raises(UpstreamError) as caught:

@@ -187,9 +187,7 @@ SENTINELS = [
 
 
 @pytest.mark.parametrize(("column", "token", "attribute", "expected"), SENTINELS)
-def test_sentinels_are_read_per_field(
-    column: str, token: str, attribute: str, expected: float | None
-):
+def test_sentinels_are_read_per_field(column: str, token: str, attribute: str, expected: float | None):
     row = parse_row(row_with(**{column: token}))
     assert getattr(row, attribute) == expected
 
@@ -233,11 +231,7 @@ any_value = st.one_of(
 
 
 @BOUNDED
-@given(
-    st.fixed_dictionaries(
-        {c: any_value for c in ("WD", "WS", "TA", "TD", "HM", "RN", "WC", "CA_TOT")}
-    )
-)
+@given(st.fixed_dictionaries({c: any_value for c in ("WD", "WS", "TA", "TD", "HM", "RN", "WC", "CA_TOT")}))
 def test_no_sentinel_ever_comes_out(values: dict[str, float | int]):
     row = parse_row(row_with(**{k: _number_token(v) for k, v in values.items()}))
     for temperature in (row.temperature_c, row.dew_point_c):

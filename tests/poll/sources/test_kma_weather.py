@@ -6,11 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tests.poll.sources.test_kma_text import row_with
 from ticker.poll.sources.kma_apihub import to_observation
 from ticker.poll.sources.kma_text import parse_row
 from ticker.weather import Condition, derive_condition
-
-from tests.poll.sources.test_kma_text import row_with
 
 C = Condition
 FETCHED = datetime(2026, 8, 18, 6, 5, tzinfo=UTC)

@@ -36,7 +36,11 @@ def test_seasons_days_and_latitude(stations):
 
     def mean(station, month, hour):
         vals = [
-            simulate(station, datetime(2025, month, d, hour, tzinfo=KST), datetime(2025, month, d, hour, tzinfo=KST)).temperature_c
+            simulate(
+                station,
+                datetime(2025, month, d, hour, tzinfo=KST),
+                datetime(2025, month, d, hour, tzinfo=KST),
+            ).temperature_c
             for d in range(1, 28)
         ]
         return sum(vals) / len(vals)

@@ -10,11 +10,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.conftest import FixedClock
+from tests.support.helpers import parse_widget
 from ticker.errors import UpstreamError
-from ticker.testing.fake_upstream import FakeApiHub
 from ticker.models import KST, Station
 from ticker.poll.poller import Poller
-from ticker.web.render import build_view, observations_document, render_widget
 from ticker.poll.resilience import NO_RETRY
 from ticker.poll.sources.fallback import FallbackSource
 from ticker.poll.sources.kma_apihub import KmaApiHubSource
@@ -27,10 +27,9 @@ from ticker.poll.sources.ultra_ncst import (
     to_observation,
 )
 from ticker.store import Store
+from ticker.testing.fake_upstream import FakeApiHub
 from ticker.weather import Condition
-
-from tests.conftest import FixedClock
-from tests.support.helpers import parse_widget
+from ticker.web.render import build_view, observations_document, render_widget
 
 KEY = "Sekret-Hub-Key_0123"
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -172,9 +171,7 @@ async def test_a_station_without_a_fresh_valid_row_is_filled_from_its_grid_cell(
 ):
     fake.set_fault(**asos_fault)
     fake.set_fault(endpoint="ultra_ncst", values={108: {"T1H": "-9.0", "PTY": "3"}})
-    poller = Poller(
-        stations=stations, source=composite(http, fake), store=store, clock=clock, interval_s=300
-    )
+    poller = Poller(stations=stations, source=composite(http, fake), store=store, clock=clock, interval_s=300)
     result = await poller.run_once()
     assert result.outcome == "ok", result
     params = fake.stats()["last_params"]["ultra_ncst"]
@@ -191,9 +188,7 @@ async def test_a_station_without_a_fresh_valid_row_is_filled_from_its_grid_cell(
     )
     assert snap.observations[159].source == "kma_apihub"
 
-    view = build_view(
-        stations, snap.observations, clock(), version=snap.version, hard_max_age_s=21600
-    )
+    view = build_view(stations, snap.observations, clock(), version=snap.version, hard_max_age_s=21600)
     doc = observations_document(view)
     assert next(s for s in doc.stations if s.id == 108).source == "ultra_ncst"
     html = render_widget(view)
@@ -215,9 +210,7 @@ async def test_a_failing_fallback_leaves_those_stations_as_they_were(
 ):
     fake.set_fault(missing=[108])
     fake.set_fault(endpoint="ultra_ncst", kind=kind)
-    poller = Poller(
-        stations=stations, source=composite(http, fake), store=store, clock=clock, interval_s=300
-    )
+    poller = Poller(stations=stations, source=composite(http, fake), store=store, clock=clock, interval_s=300)
     result = await poller.run_once()
     assert result.outcome == "partial" and result.missing == [108]
     snap = await store.load_snapshot()

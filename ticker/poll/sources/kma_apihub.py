@@ -31,8 +31,8 @@ from ticker.errors import (
 from ticker.models import KST, Observation, Station
 from ticker.poll.resilience import RetryPolicy, retrying
 from ticker.poll.sources.http import get, one_line
-from ticker.redaction import redact
 from ticker.poll.sources.kma_text import Frame, SfcRow, parse_frame
+from ticker.redaction import redact
 from ticker.weather import derive_condition
 
 if TYPE_CHECKING:
@@ -47,9 +47,7 @@ DEFAULT_TIMEOUT_S = 10.0
 _QUOTA_WORDS = ("한도", "초과", "quota", "limit")
 
 
-def sfctm2_params(
-    station_ids: Sequence[int], auth_key: str, tm: datetime | None = None
-) -> dict[str, str]:
+def sfctm2_params(station_ids: Sequence[int], auth_key: str, tm: datetime | None = None) -> dict[str, str]:
     """Query of one sfctm2 call: latest rows, or the rows of ``tm`` (KST) for a backfill."""
     params: dict[str, str] = {}
     if tm is not None:
@@ -62,9 +60,7 @@ def sfctm2_params(
 
 def client_timeout(read_s: float) -> aiohttp.ClientTimeout:
     """A per-request timeout with every phase bounded, not only the total."""
-    return aiohttp.ClientTimeout(
-        total=read_s * 2 + 3, sock_connect=min(3.0, read_s), sock_read=read_s
-    )
+    return aiohttp.ClientTimeout(total=read_s * 2 + 3, sock_connect=min(3.0, read_s), sock_read=read_s)
 
 
 def _decode(body: bytes) -> str:
@@ -186,9 +182,7 @@ class KmaApiHubSource:
             auth_key=settings.kma_auth_key.get_secret_value(),
             base_url=settings.kma_base_url,
             timeout_s=settings.kma_timeout_s,
-            retry=RetryPolicy(
-                attempts=settings.kma_retries + 1, budget_s=settings.kma_cycle_budget_s
-            ),
+            retry=RetryPolicy(attempts=settings.kma_retries + 1, budget_s=settings.kma_cycle_budget_s),
         )
 
     def redacted_url(self, path: str, params: dict[str, str]) -> str:
@@ -233,9 +227,7 @@ class KmaApiHubSource:
     async def frame(self, station_ids: Sequence[int], tm: datetime | None = None) -> Frame:
         """The parsed frame for these stations, with retries inside the cycle budget."""
         params = sfctm2_params(station_ids, self._key, tm)
-        return await retrying(
-            lambda: self._frame(params), self.retry, what=self.name, sleep=self._sleep
-        )
+        return await retrying(lambda: self._frame(params), self.retry, what=self.name, sleep=self._sleep)
 
     async def fetch(self, stations: Sequence[Station], now: datetime) -> list[Observation]:
         """Latest rows; stations missing from them are asked again for the previous hour."""
@@ -248,9 +240,7 @@ class KmaApiHubSource:
             rows += await self._backfill(missing, rows, now)
         return [to_observation(r, now) for r in rows]
 
-    async def _backfill(
-        self, missing: list[int], rows: list[SfcRow], now: datetime
-    ) -> list[SfcRow]:
+    async def _backfill(self, missing: list[int], rows: list[SfcRow], now: datetime) -> list[SfcRow]:
         """Rows of the hour before the latest one, for stations the latest answer left out."""
         latest = max((r.observed_at for r in rows), default=None)
         hour = (latest or now.astimezone(KST)).replace(minute=0, second=0, microsecond=0)

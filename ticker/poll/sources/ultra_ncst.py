@@ -31,7 +31,6 @@ from ticker.errors import (
 )
 from ticker.models import KST, Observation, Station
 from ticker.poll.sources.http import get, one_line
-from ticker.redaction import redact
 from ticker.poll.sources.kma_apihub import classify as classify_hub
 from ticker.poll.sources.kma_apihub import client_timeout
 from ticker.poll.sources.kma_text import (
@@ -39,6 +38,7 @@ from ticker.poll.sources.kma_text import (
     NUMBER,
     TEMPERATURE_MISSING_AT_OR_BELOW,
 )
+from ticker.redaction import redact
 from ticker.weather import Condition
 
 logger = logging.getLogger(__name__)
@@ -149,9 +149,7 @@ def parse_answer(
     hub = classify_hub(status, content_type, body, secrets=secrets)
     if hub is not None:
         raise hub
-    raise UpstreamParseError(
-        f"neither JSON nor a known error answer (HTTP {status})", status=status
-    )
+    raise UpstreamParseError(f"neither JSON nor a known error answer (HTTP {status})", status=status)
 
 
 def _value(items: Sequence[dict[str, Any]], category: str) -> float | None:
@@ -168,9 +166,7 @@ def _value(items: Sequence[dict[str, Any]], category: str) -> float | None:
     return None
 
 
-def to_observation(
-    items: Sequence[dict[str, Any]], station: Station, fetched_at: datetime
-) -> Observation:
+def to_observation(items: Sequence[dict[str, Any]], station: Station, fetched_at: datetime) -> Observation:
     """An observation for a station from its grid cell's nowcast items."""
     first = items[0]
     try:
@@ -246,9 +242,7 @@ class UltraNcstSource:
         """The nowcast of one station's cell; one hour earlier when this hour is not out yet."""
         base = base_time(now)
         try:
-            items = await self._request(
-                ncst_params(self._key_param, self._key, base, station.nx, station.ny)
-            )
+            items = await self._request(ncst_params(self._key_param, self._key, base, station.nx, station.ny))
         except UpstreamNoDataError:
             earlier = base - timedelta(hours=1)
             items = await self._request(
