@@ -22,8 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.hostile import run_hostile  # noqa: E402
-
+from tests.support.hostile import run_hostile  # noqa: E402
 from ticker.embedded import free_port, start_redis_server, stop_redis_server  # noqa: E402
 
 

@@ -16,7 +16,7 @@ from ticker.workers import new_event_loop
 
 def main() -> None:
     port, redis_url = int(sys.argv[1]), sys.argv[2]
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     stations = load_stations(settings.stations_path())
 
     async def redis_ctx(app: web.Application):  # type: ignore[no-untyped-def]

@@ -37,7 +37,7 @@ def micro(n: int) -> None:
     from ticker.metrics import Metrics
     from ticker.poll.sources.sim import SimSource
     from ticker.store import Snapshot
-    from ticker.web.ops import _AgeIndex
+    from ticker.web.traffic import _AgeIndex
 
     stations = load_stations(Path("stations.yaml"))
     now = datetime.now(UTC)
@@ -77,7 +77,7 @@ async def macro(requests: int) -> None:
         poller = Poller(stations=stations, source=SimSource(), store=store,
                         clock=lambda: datetime.now(UTC), interval_s=60)  # fmt: skip
         await poller.run_once()
-        settings = Settings(_env_file=None, redis_url=SecretStr(url), source="sim")  # type: ignore[call-arg]
+        settings = Settings(_env_file=None, redis_url=SecretStr(url), source="sim")
         runs = [("with the ops middleware", True), ("without it", False)] * 2
         for run, (label, keep) in enumerate(runs):
             app = create_app(settings, stations=stations, redis=redis, role="web",

@@ -131,7 +131,7 @@ def machine() -> str:
 
 
 async def fill_redis(url: str) -> None:
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     stations = load_stations(settings.stations_path())
     redis = connect(url)
     try:
@@ -179,28 +179,22 @@ def main() -> int:
             "TICKER_SOURCE": "sim",
             "TICKER_LOG_LEVEL": "WARNING",
         }
-        ticker_port, naive_port, nginx_port = free_port(), free_port(), free_port()
-        procs.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "ticker",
-                    "serve",
-                    "--role",
-                    "web",
-                    "--workers",
-                    str(args.workers),
-                    "--port",
-                    str(ticker_port),
-                ],
-                env=env,
+        ticker_port, off_port, naive_port, nginx_port = free_port(), free_port(), free_port(), free_port()
+        # The same service twice: with the fast path (the default) and with TICKER_FAST_PATH=off,
+        # which serves through aiohttp's public API alone.
+        for port, fast_path in ((ticker_port, "auto"), (off_port, "off")):
+            serve = ["serve", "--role", "web", "--workers", str(args.workers), "--port", str(port)]
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "ticker", *serve], env={**env, "TICKER_FAST_PATH": fast_path}
+                )
             )
-        )
         procs.append(subprocess.Popen([sys.executable, str(HERE / "naive.py"), str(naive_port), redis_url]))
         ticker = f"http://127.0.0.1:{ticker_port}"
+        ticker_off = f"http://127.0.0.1:{off_port}"
         naive = f"http://127.0.0.1:{naive_port}"
         wait_http(ticker + "/widget")
+        wait_http(ticker_off + "/widget")
         wait_http(naive + "/widget")
 
         www = tmp / "www"
@@ -225,6 +219,7 @@ def main() -> int:
         bare = f"http://127.0.0.1:{bare_port}"
         wait_http(bare + "/")
         _, nginx_etag = fetch(nginx + "/widget")
+        assert fetch(ticker_off + "/widget")[0] == widget
         assert fetch(nginx + "/widget")[0] == widget
         assert fetch(nginx + "/widget", GZIP)[0] == widget_gz
 
@@ -246,7 +241,11 @@ def main() -> int:
         for _ in range(args.rounds):
             for label, path, t_etag, n_etag, headers in cases:
                 pair = {}
-                for who, base, etag in (("ticker", ticker, t_etag), ("nginx", nginx, n_etag)):
+                for who, base, etag in (
+                    ("ticker", ticker, t_etag),
+                    ("ticker_off", ticker_off, t_etag),
+                    ("nginx", nginx, n_etag),
+                ):
                     pair[who] = wrk(
                         base + path,
                         duration=args.duration,
@@ -257,6 +256,7 @@ def main() -> int:
                     runs.setdefault((label, who), []).append(pair[who])
                 # The ratio is taken within a round: both servers measured back to back.
                 ratios.setdefault(label, []).append(pair["ticker"][0] / pair["nginx"][0])
+                ratios.setdefault(label + " off", []).append(pair["ticker_off"][0] / pair["nginx"][0])
             bare_rps = wrk(bare + "/widget", duration=args.duration, connections=args.connections)
             runs.setdefault(("/widget 200", "bare"), []).append(bare_rps)
             ratios.setdefault("bare", []).append(bare_rps[0] / runs[("/widget 200", "nginx")][-1][0])
@@ -278,25 +278,31 @@ def main() -> int:
             "(min-max in brackets)"
         )
         print(
-            "| case | ticker req/s | ticker p99 ms | nginx req/s | nginx p99 ms | ticker/nginx | naive req/s | naive p99 ms | ticker/naive |"
+            "| case | ticker req/s | ticker p99 ms | nginx req/s | nginx p99 ms | ticker/nginx "
+            "| fast path off req/s | off p99 ms | off/nginx | naive req/s | naive p99 ms | ticker/naive |"
         )
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for label, *_ in cases:
             t_rps, t_p99 = med(label, "ticker")
             n_rps, n_p99 = med(label, "nginx")
             r = ratios[label]
             ratio = f"{statistics.median(r):.2f} ({min(r):.2f}-{max(r):.2f})"
+            o_rps, o_p99 = med(label, "ticker_off")
+            o = ratios[label + " off"]
+            off = f"{o_rps:.0f} | {o_p99:.2f} | {statistics.median(o):.2f} ({min(o):.2f}-{max(o):.2f})"
             if (label, "naive") in runs:
                 v_rps, v_p99 = med(label, "naive")
                 nv = f"{v_rps:.0f} | {v_p99:.1f} | {t_rps / v_rps:.0f}x"
             else:
                 nv = "- | - | -"
-            print(f"| {label} | {t_rps:.0f} | {t_p99:.2f} | {n_rps:.0f} | {n_p99:.2f} | {ratio} | {nv} |")
+            print(
+                f"| {label} | {t_rps:.0f} | {t_p99:.2f} | {n_rps:.0f} | {n_p99:.2f} | {ratio} | {off} | {nv} |"
+            )
         b_rps, b_p99 = med("/widget 200", "bare")
         r = ratios["bare"]
         print(
             f"| reference: bare aiohttp web.Server, same bytes | {b_rps:.0f} | {b_p99:.2f} | | | "
-            f"{statistics.median(r):.2f} ({min(r):.2f}-{max(r):.2f}) | | | |"
+            f"{statistics.median(r):.2f} ({min(r):.2f}-{max(r):.2f}) | | | | | | |"
         )
         print(f"\nload average after the run: {os.getloadavg()}")
     finally:

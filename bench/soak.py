@@ -24,6 +24,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from ticker.embedded import free_port, start_redis_server, stop_redis_server
 
@@ -70,7 +71,7 @@ def wait_http(url: str, timeout: float = 15.0) -> None:
     raise SystemExit(f"service did not come up at {url}")
 
 
-def run(duration: int, connections: int, poll_s: float, stop_redis_midway: bool) -> dict[str, object]:
+def run(duration: int, connections: int, poll_s: float, stop_redis_midway: bool) -> dict[str, Any]:
     redis_port, http_port = free_port(), free_port()
     redis = start_redis_server(port=redis_port, data_dir=None)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TICKER_")} | {

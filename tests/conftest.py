@@ -90,8 +90,8 @@ def clock() -> FixedClock:
 @pytest.fixture
 def settings(redis_server: RedisServer, tmp_path: Path) -> Settings:
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        redis_url=redis_server.url,  # type: ignore[arg-type]
+        _env_file=None,
+        redis_url=redis_server.url,
         source="sim",
         data_dir=tmp_path / "data",
         poll_jitter_s=0,

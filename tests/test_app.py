@@ -71,8 +71,8 @@ async def test_station_route_and_unknown_station(aiohttp_client, settings, stati
 
 
 async def test_embedded_settings_default_to_sim() -> None:
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     assert settings.effective_source == "sim"
     assert settings.redis_url is None
-    keyed = Settings(_env_file=None, kma_auth_key="k")  # type: ignore[call-arg]
+    keyed = Settings(_env_file=None, kma_auth_key="k")
     assert keyed.effective_source == "kma_apihub"

@@ -14,6 +14,7 @@ import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -209,7 +210,7 @@ async def test_the_running_service_shows_the_rows_and_marks_fallback_values(
         sys.executable, "-m", "ticker", "serve", "--port", str(port),
         env=env, cwd=tmp_path, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
-    doc: dict[str, object] = {}
+    doc: dict[str, Any] = {}
     try:
         async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}") as http:
 
@@ -219,7 +220,7 @@ async def test_the_running_service_shows_the_rows_and_marks_fallback_values(
                         doc.update(json.loads(await resp.text()))
                 except aiohttp.ClientError:
                     return False
-                return all(s["temperature_c"] is not None for s in doc["stations"])  # type: ignore[index, union-attr]
+                return all(s["temperature_c"] is not None for s in doc["stations"])
 
             await wait_for(polled, timeout=30, what="the service to poll the fake Hub")
             async with http.get("/widget") as resp:
@@ -228,7 +229,7 @@ async def test_the_running_service_shows_the_rows_and_marks_fallback_values(
         proc.send_signal(signal.SIGTERM)
         async with asyncio.timeout(30):
             _, err = await proc.communicate()
-    by_id = {s["id"]: s for s in doc["stations"]}  # type: ignore[index, union-attr]
+    by_id = {s["id"]: s for s in doc["stations"]}
     assert (by_id[98]["temperature_c"], by_id[98]["condition_label"], by_id[98]["source"]) == (
         -9.0,
         "눈",

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp.test_utils import TestClient
+from aiohttp.web import Application, Request
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
@@ -62,9 +63,15 @@ def hub_settings(settings: Settings, hub: FakeApiHub) -> Settings:
 class Service:
     """The running service and the surfaces ops look at."""
 
-    def __init__(self, client: TestClient, settings: Settings, stations: list[Station], clock):
+    def __init__(
+        self,
+        client: TestClient[Request, Application],
+        settings: Settings,
+        stations: list[Station],
+        clock,
+    ):
         self.client, self.settings, self.stations, self.clock = client, settings, stations, clock
-        self.app = client.server.app
+        self.app = client.app
 
     async def cycle(self) -> Cycle:
         """Five minutes pass and the scheduler runs the next poll cycle."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 
@@ -23,7 +24,11 @@ def test_widget_answers_through_a_redis_outage_and_an_empty_redis_is_refilled(
         for replica in (*webs, poller):
             replica.wait_healthy()
         for web in webs:
-            wait_until(lambda w=web: w.widget_stations() == 16, timeout=20, what=f"16 stations on {web.name}")
+            wait_until(
+                functools.partial(lambda w: w.widget_stations() == 16, web),
+                timeout=20,
+                what=f"16 stations on {web.name}",
+            )
         redis = fleet.redis.client()
 
         with Traffic([w.base + "/widget" for w in webs]) as traffic:
@@ -38,7 +43,7 @@ def test_widget_answers_through_a_redis_outage_and_an_empty_redis_is_refilled(
             )
             for web in webs:
                 wait_until(
-                    lambda w=web: "cannot follow snapshot updates" in w.log_text(),
+                    functools.partial(lambda w: "cannot follow snapshot updates" in w.log_text(), web),
                     timeout=15,
                     what=f"{web.name} to notice the outage",
                 )
@@ -57,7 +62,7 @@ def test_widget_answers_through_a_redis_outage_and_an_empty_redis_is_refilled(
             refill_s = time.time() - up_at
             for web in webs:
                 wait_until(
-                    lambda w=web: "snapshot updates from Redis resumed" in w.log_text(),
+                    functools.partial(lambda w: "snapshot updates from Redis resumed" in w.log_text(), web),
                     timeout=15,
                     what=f"{web.name} to follow Redis again",
                 )

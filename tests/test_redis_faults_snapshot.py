@@ -9,6 +9,7 @@ from datetime import timedelta
 from tests.conftest import FixedClock
 from tests.support.helpers import wait_for
 from ticker.embedded import free_port, start_redis_server, stop_redis_server
+from ticker.models import Observation
 from ticker.poll.poller import Poller
 from ticker.poll.sources.sim import SimSource
 from ticker.store import Snapshot, Store, connect
@@ -104,6 +105,6 @@ async def _has_version(live: LiveSnapshot, version: int) -> bool:
     return live.snapshot.version == version
 
 
-async def _newer_than(live: LiveSnapshot, before: dict) -> bool:
+async def _newer_than(live: LiveSnapshot, before: dict[int, Observation]) -> bool:
     now = live.snapshot.observations
     return len(now) == 16 and all(now[sid].observed_at > before[sid].observed_at for sid in before)

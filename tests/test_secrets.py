@@ -87,7 +87,7 @@ def test_secrets_never_show_on_any_error_path(tmp_path: Path, stations):
             )
 
             def source_state() -> dict[str, str]:
-                return plain.hgetall("ticker:source:kma_apihub")
+                return {str(k): str(v) for k, v in plain.hgetall("ticker:source:kma_apihub").items()}
 
             def recovered() -> bool:
                 state = source_state()
@@ -96,8 +96,12 @@ def test_secrets_never_show_on_any_error_path(tmp_path: Path, stations):
             for kind, error_kind in SFCTM2_FAULTS:
                 before = int(source_state().get(f"errors:{error_kind}", 0))
                 fake.set_fault(kind=kind)
+
+                def counted(ek: str = error_kind, b: int = before) -> bool:
+                    return int(source_state().get(f"errors:{ek}", 0)) > b
+
                 wait_until(
-                    lambda ek=error_kind, b=before: int(source_state().get(f"errors:{ek}", 0)) > b,
+                    counted,
                     timeout=20,
                     what=f"the {kind} fault to be recorded",
                 )
@@ -116,8 +120,12 @@ def test_secrets_never_show_on_any_error_path(tmp_path: Path, stations):
                 fake.set_fault(kind="none", missing=[s.id for s in stations if s.id != 108])
                 fake.set_fault(endpoint="ultra_ncst", kind=kind)
                 before = fake.stats()["requests"]["ultra_ncst"]
+
+                def asked_twice(b: int = before) -> bool:
+                    return bool(fake.stats()["requests"]["ultra_ncst"] >= b + 2)
+
                 wait_until(
-                    lambda b=before: fake.stats()["requests"]["ultra_ncst"] >= b + 2,
+                    asked_twice,
                     timeout=20,
                     what=f"fallback requests answered with {kind}",
                 )
@@ -162,8 +170,8 @@ def test_secrets_never_show_on_any_error_path(tmp_path: Path, stations):
             fake.clear_faults()
     keys = plain.keys("*")
     for key in plain.keys("*"):
-        kind = plain.type(key)
-        value = (
+        kind = str(plain.type(key))
+        value: object = (
             plain.get(key)
             if kind == "string"
             else plain.hgetall(key)
@@ -172,7 +180,7 @@ def test_secrets_never_show_on_any_error_path(tmp_path: Path, stations):
             if kind == "list"
             else ""
         )
-        seen.append((f"redis {key}", json.dumps(value, ensure_ascii=False)))
+        seen.append((f"redis {key!r}", json.dumps(value, ensure_ascii=False, default=str)))
     plain.close()
     stop_redis_server(redis_proc)
     log_text = log_path.read_text(errors="replace")

@@ -49,7 +49,7 @@ def test_roles_give_one_poller_at_most() -> None:
 
 
 def test_workers_need_a_fixed_port(stations) -> None:
-    settings = Settings(_env_file=None, port=0, workers=2)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, port=0, workers=2)
     with pytest.raises(ConfigError):
         serve_workers(settings, stations)
 

@@ -69,7 +69,7 @@ async def test_takeover_keeps_the_cadence_and_an_emptied_redis_is_refilled_at_on
         await wait_for(lambda: _held(second), timeout=5, what="the takeover")
         # The last poll was moments ago: the new leader waits out the interval instead of
         # polling again at once (one upstream request per interval across the fleet).
-        job = second._scheduler.get_job(JOB_ID)  # type: ignore[union-attr]
+        job = second._scheduler.get_job(JOB_ID)
         wait = (job.next_run_time - datetime.now(job.next_run_time.tzinfo)).total_seconds()
         assert 55 < wait <= 60
         assert second_source.calls == 0 and second.lease.epoch == first_epoch + 1

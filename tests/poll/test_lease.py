@@ -18,7 +18,7 @@ from ticker.poll.lease import SAFETY, PollLease
 from ticker.poll.poller import Poller
 from ticker.poll.sources.sim import SimSource
 from ticker.store import Store, connect
-from ticker.web.snapshot import stop_if_cancelled
+from ticker.tasks import stop_if_cancelled
 
 
 class Monotonic:
@@ -155,7 +155,7 @@ async def test_leader_gauge_is_one_on_exactly_one_process_through_handovers(
     await clients[0].flushall()
     metrics = [Metrics(CollectorRegistry()) for _ in range(3)]
     leases = [
-        PollLease(Store(c), ttl_s=ttl, holder=f"p{i}", on_change=lambda held, m=m: m.is_leader.set(held))
+        PollLease(Store(c), ttl_s=ttl, holder=f"p{i}", on_change=m.is_leader.set)
         for i, (c, m) in enumerate(zip(clients, metrics, strict=True))
     ]
     tasks = {i: asyncio.create_task(_keep(lease)) for i, lease in enumerate(leases)}

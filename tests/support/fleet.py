@@ -234,7 +234,7 @@ def report(capsys: pytest.CaptureFixture[str], *lines: str) -> None:
 def lease_pid(client: redis_sync.Redis) -> int | None:
     """The pid in the lease holder's token (host:pid:random), if anyone holds it."""
     token = client.get("ticker:poller:lease")
-    return int(token.split(":")[-2]) if token else None
+    return int(str(token.decode() if isinstance(token, bytes) else token).split(":")[-2]) if token else None
 
 
 @dataclass

@@ -85,7 +85,7 @@ def wait_until(predicate: Callable[[], bool], *, timeout: float = 10.0, what: st
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-async def poll_sim(stations, store, clock) -> None:  # type: ignore[no-untyped-def]
+async def poll_sim(stations, store, clock) -> None:
     """One sim poll cycle into the test's Redis; it must succeed."""
     from ticker.poll.poller import Poller
     from ticker.poll.sources.sim import SimSource
@@ -95,7 +95,7 @@ async def poll_sim(stations, store, clock) -> None:  # type: ignore[no-untyped-d
     assert result.outcome == "ok", result
 
 
-def web_app(settings, stations, store, clock, **kwargs):  # type: ignore[no-untyped-def]
+def web_app(settings, stations, store, clock, **kwargs):
     """A web-role app on the test's Redis and clock (no periodic check unless asked)."""
     from ticker.app import create_app
 
@@ -103,14 +103,14 @@ def web_app(settings, stations, store, clock, **kwargs):  # type: ignore[no-unty
     return create_app(settings, stations=stations, redis=store.redis, clock=clock, role="web", **kwargs)
 
 
-def front_door_server(app):  # type: ignore[no-untyped-def]
+def front_door_server(app):
     """aiohttp's TestServer, served through the front-door runner `ticker serve` uses."""
     from aiohttp.test_utils import TestServer
 
     from ticker.web.fastpath import FastPathRunner
 
     class FrontDoorTestServer(TestServer):
-        async def _make_runner(self, **kwargs):  # type: ignore[no-untyped-def]
+        async def _make_runner(self, **kwargs):
             return FastPathRunner(self.app, **kwargs)
 
     return FrontDoorTestServer(app, host="127.0.0.1")

@@ -41,13 +41,14 @@ def ops_app(
 
 async def poll(app: web.Application, source: Source | None = None) -> Cycle:
     """One poll cycle with the app's cycle hook, then the web snapshot catches up."""
+    stations: list[Station] = app[keys.STATIONS]
     poller = Poller(
-        stations=app[keys.STATIONS],
+        stations=stations,
         source=source or SimSource(),
         store=app[keys.STORE],
         clock=app[keys.CLOCK],
         interval_s=app[keys.SETTINGS].effective_poll_interval_s,
-        on_cycle=cycle_hook(app[keys.METRICS], app[keys.STORE], app[keys.STATIONS], app[keys.CLOCK]),
+        on_cycle=cycle_hook(app[keys.METRICS], app[keys.STORE], stations, app[keys.CLOCK]),
     )
     result = await poller.run_once()
     await app[keys.LIVE].refresh(app[keys.STORE])

@@ -19,7 +19,7 @@ from tests.support.helpers import poll_sim, wait_for, web_app
 from ticker.metrics import observe_many
 from ticker.web import keys
 from ticker.web.answer import serialize_head as head
-from ticker.web.fastpath import FastPathRunner, FastPathServer
+from ticker.web.fastpath import FastPathRunner, FastPathServer, capability, is_fast, make_runner
 
 HOT_PATHS = (
     "/widget",
@@ -84,7 +84,7 @@ async def front_door(
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = runner.addresses[0][1]
     try:
         yield runner, "127.0.0.1", port
     finally:
@@ -274,12 +274,12 @@ async def test_front_door_hits_reach_the_metrics_at_scrape_time(settings, statio
             await conn.answer()
         metrics = app[keys.METRICS]
         await wait_for(
-            lambda: _async(metrics.served_age.collect()[0].samples),
+            lambda: _async(next(iter(metrics.served_age.collect())).samples),
             what="the hot counts folded in without a scrape",
         )
 
 
-async def _async(samples) -> bool:  # type: ignore[no-untyped-def]
+async def _async(samples) -> bool:
     return any(s.name.endswith("_count") and s.value >= 46 for s in samples)
 
 
@@ -302,7 +302,7 @@ def test_observe_many_records_what_repeated_observes_record(value):
     def samples(h: Histogram) -> list[tuple[str, dict[str, str], float]]:
         return [
             (s.name.split("_", 1)[1], s.labels, s.value)
-            for s in h.collect()[0].samples
+            for s in next(iter(h.collect())).samples
             if "created" not in s.name
         ]
 
@@ -383,7 +383,8 @@ async def test_mixed_pipelines_split_anywhere_get_the_apps_answers(settings, sta
                 data = b"".join(request for request, _ in picks)
                 cuts = sorted(rng.sample(range(1, len(data)), min(rng.randint(0, 6), len(data) - 1)))
                 chunks = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
-                got, want = [], []
+                got: list[object] = []
+                want: list[object] = []
                 for target, answers in ((port, got), (ref_port, want)):
                     async with connect(host, target) as conn:
                         for chunk in chunks:
@@ -416,3 +417,66 @@ async def test_without_the_parser_hooks_the_handler_level_still_answers(
         await conn.send(get("/metrics"))
         text = (await conn.answer()).body.decode()
         assert _sample(text, 'ticker_http_requests_total{route="/widget",status="200"}') == 3
+
+
+# ---------------------------------------------------------------------------------------------
+# The fence: capability check, the tested range, and the public-API mode.
+
+
+def test_the_fast_path_is_active_on_this_aiohttp() -> None:
+    """Prints what CI reports for each aiohttp it runs on."""
+    import aiohttp
+
+    reason = capability("on")
+    print(f"\naiohttp {aiohttp.__version__}: fast path {'active' if reason is None else 'off: ' + reason}")
+    assert reason is None
+
+
+def test_a_missing_hook_turns_the_fast_path_off_and_names_it(monkeypatch) -> None:
+    import ticker.web.fastpath as fastpath
+
+    monkeypatch.setattr(fastpath, "_HANDLER_NEEDS", (*fastpath._HANDLER_NEEDS, "_gone_in_a_later_release"))
+    fastpath._has_attribute.cache_clear()
+    try:
+        reason = capability("on")
+        assert reason is not None and "RequestHandler._gone_in_a_later_release" in reason
+        app = web.Application()
+        runner = make_runner(app, mode="auto")
+        assert type(runner) is web.AppRunner and not is_fast(runner)
+    finally:
+        fastpath._has_attribute.cache_clear()
+
+
+def test_auto_keeps_to_the_tested_range_and_on_tries_a_newer_release(monkeypatch) -> None:
+    import ticker.web.fastpath as fastpath
+
+    monkeypatch.setattr(fastpath, "TESTED_RANGE", ((1, 0), (1, 1)))
+    reason = capability("auto")
+    assert reason is not None and "outside the tested range" in reason
+    assert capability("on") is None
+    assert is_fast(make_runner(web.Application(), mode="on"))
+    assert not is_fast(make_runner(web.Application(), mode="auto"))
+
+
+async def test_fast_path_off_answers_the_same_bytes_through_the_public_api(settings, stations, store, clock):
+    await poll_sim(stations, store, clock)
+    bodies = []
+    for mode in ("off", "auto"):
+        runner = make_runner(web_app(settings, stations, store, clock), mode=mode)
+        assert is_fast(runner) is (mode == "auto")
+        if mode == "off":
+            assert type(runner) is web.AppRunner  # aiohttp's own, nothing overridden
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        try:
+            async with connect(host, port) as conn:
+                answers = []
+                for path in HOT_PATHS:
+                    await conn.send(get(path, "Accept-Encoding: gzip"))
+                    answers.append((await conn.answer()).without_date())
+                bodies.append(answers)
+        finally:
+            await runner.cleanup()
+    assert bodies[0] == bodies[1]

@@ -22,8 +22,8 @@ class SafeTestServer(TestServer):
 async def test_unparseable_requests_get_json_without_echo(settings, stations, store, clock):
     app = web_app(settings, stations, store, clock)
     async with SafeTestServer(app, host="127.0.0.1") as server:
-        raw = await send_raw("127.0.0.1", server.port, "/widget?lang=zqmarker\x00<b>")
-        bad_line = await send_raw("127.0.0.1", server.port, "/<script>zqmarker2 </script>")
+        raw = await send_raw("127.0.0.1", server.port or 0, "/widget?lang=zqmarker\x00<b>")
+        bad_line = await send_raw("127.0.0.1", server.port or 0, "/<script>zqmarker2 </script>")
     head, _, body = raw.partition(b"\r\n\r\n")
     assert head.split(b" ", 2)[1] == b"400"
     assert b"Cache-Control: no-store" in head
@@ -36,7 +36,7 @@ async def test_hostile_requests_get_no_5xx_and_no_echo(settings, stations, store
     await poll_sim(stations, store, clock)
     app = web_app(settings, stations, store, clock)
     async with front_door_server(app) as server:
-        outcome = await run_hostile("127.0.0.1", server.port, 600, seed=7)
+        outcome = await run_hostile("127.0.0.1", server.port or 0, 600, seed=7)
     print(f"\nhostile: {outcome.total} requests, statuses {dict(sorted(outcome.statuses.items()))}")
     assert outcome.no_answer == 0
     assert outcome.server_errors == []
@@ -89,7 +89,7 @@ async def test_front_door_hits_are_counted_and_unparseable_requests_do_not_echo(
                     assert resp.status == 200
             async with http.get(base + "/metrics") as resp:
                 text = await resp.text()
-        raw = await send_raw("127.0.0.1", server.port, "/widget?lang=zqfront\\x01")
+        raw = await send_raw("127.0.0.1", server.port or 0, "/widget?lang=zqfront\\x01")
     line = next(
         line
         for line in text.splitlines()
