@@ -14,7 +14,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ticker.errors import ConfigError
 from ticker.grid import latlon_to_grid
-from ticker.models import Station
+from ticker.models import (
+    Altitude,
+    GridX,
+    GridY,
+    Latitude,
+    Longitude,
+    NameEn,
+    NameKo,
+    Seconds,
+    Station,
+    StationId,
+)
 
 PACKAGED_STATIONS = Path(__file__).with_name("stations.yaml")
 DEFAULT_POLL_INTERVAL_S = {"sim": 60.0, "kma_apihub": 300.0}
@@ -127,16 +138,16 @@ class _Defaults(BaseModel):
 class _StationEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: int = Field(ge=1, le=999)
-    name: str = Field(min_length=1, max_length=40)
-    name_en: str = Field(min_length=1, max_length=60)
-    lat: float = Field(ge=32.0, le=39.5)
-    lon: float = Field(ge=124.0, le=132.0)
-    alt_m: float = Field(ge=-10.0, le=2000.0)
-    nx: int | None = Field(default=None, ge=1, le=149)
-    ny: int | None = Field(default=None, ge=1, le=253)
-    max_age: int | None = Field(default=None, gt=0)
-    expected_interval: int | None = Field(default=None, gt=0)
+    id: StationId
+    name: NameKo
+    name_en: NameEn
+    lat: Latitude
+    lon: Longitude
+    alt_m: Altitude
+    nx: GridX | None = None
+    ny: GridY | None = None
+    max_age: Seconds | None = None
+    expected_interval: Seconds | None = None
 
     @field_validator("max_age", "expected_interval", mode="before")
     @classmethod

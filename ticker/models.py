@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -13,19 +14,31 @@ KST = ZoneInfo("Asia/Seoul")
 ATTRIBUTION = "기상청 제공"
 
 
+# A station's limits, shared by the model and by the stations.yaml entry it is built from.
+StationId = Annotated[int, Field(ge=1, le=999, description="KMA ASOS station id")]
+NameKo = Annotated[str, Field(min_length=1, max_length=40, description="Korean name as shown")]
+NameEn = Annotated[str, Field(min_length=1, max_length=60)]
+Latitude = Annotated[float, Field(ge=32.0, le=39.5)]
+Longitude = Annotated[float, Field(ge=124.0, le=132.0)]
+Altitude = Annotated[float, Field(ge=-10.0, le=2000.0)]
+GridX = Annotated[int, Field(ge=1, le=149, description="KMA forecast grid column")]
+GridY = Annotated[int, Field(ge=1, le=253, description="KMA forecast grid row")]
+Seconds = Annotated[int, Field(gt=0)]
+
+
 class Station(BaseModel):
     """One configured station, as validated from stations.yaml."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    id: int = Field(ge=1, le=999, description="KMA ASOS station id")
-    name: str = Field(min_length=1, max_length=40, description="Korean name as shown")
-    name_en: str = Field(min_length=1, max_length=60)
-    lat: float = Field(ge=32.0, le=39.5)
-    lon: float = Field(ge=124.0, le=132.0)
-    alt_m: float = Field(ge=-10.0, le=2000.0)
-    nx: int = Field(ge=1, le=149, description="KMA forecast grid column")
-    ny: int = Field(ge=1, le=253, description="KMA forecast grid row")
+    id: StationId
+    name: NameKo
+    name_en: NameEn
+    lat: Latitude
+    lon: Longitude
+    alt_m: Altitude
+    nx: GridX
+    ny: GridY
     max_age_s: int = Field(gt=0, description="older observations are served as stale")
     expected_interval_s: int = Field(gt=0, description="how often the upstream produces a row")
 
