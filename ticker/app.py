@@ -23,6 +23,8 @@ from ticker.poll.lease import PollLease
 from ticker.poll.poller import Poller, cycle_hook
 from ticker.poll.resilience import Circuit
 from ticker.poll.sources import Source, build_source, new_session
+from ticker.poll.sources.kma_warnings import WarningsSource, build_warnings_source
+from ticker.poll.warnings import ScheduledWarnings, WarningsPoller
 from ticker.store import Store, connect
 from ticker.web import keys
 from ticker.web.openapi import setup_openapi_route
@@ -40,6 +42,7 @@ TICK_S = 20.0
 REDIS = web.AppKey("redis", Redis)
 POLLER = web.AppKey("poller", Poller)
 LEASE = web.AppKey("lease", PollLease)
+WARNINGS_POLLER = web.AppKey("warnings_poller", WarningsPoller)
 
 
 def utcnow() -> datetime:
@@ -53,6 +56,7 @@ def create_app(
     redis: Redis | None = None,
     clock: Callable[[], datetime] = utcnow,
     source: Source | None = None,
+    warnings_source: WarningsSource | None = None,
     registry: CollectorRegistry | None = None,
     role: str | None = None,
     snapshot_check_s: float = SNAPSHOT_CHECK_S,
@@ -71,7 +75,12 @@ def create_app(
     app[keys.CLOCK] = clock
     app[keys.METRICS] = Metrics(registry)
     # Every role has one (the ops surfaces read it); only a serving role ever loads it.
-    app[keys.LIVE] = LiveSnapshot(stations, clock=clock, hard_max_age_s=settings.hard_max_age_s)
+    app[keys.LIVE] = LiveSnapshot(
+        stations,
+        clock=clock,
+        hard_max_age_s=settings.hard_max_age_s,
+        warnings_max_age_s=settings.warnings_max_age_s,
+    )
 
     app.cleanup_ctx.append(_redis_ctx(redis))
     if role in ("all", "web"):
@@ -79,7 +88,7 @@ def create_app(
         setup_routes(app)
         setup_openapi_route(app)
     if role in ("all", "poller"):
-        app.cleanup_ctx.append(_poller_ctx(source))
+        app.cleanup_ctx.append(_poller_ctx(source, warnings_source))
     setup_ops_routes(app)
     return app
 
@@ -103,21 +112,41 @@ def _redis_ctx(given: Redis | None) -> Callable[[web.Application], AsyncIterator
     return ctx
 
 
-def _poller_ctx(given: Source | None) -> Callable[[web.Application], AsyncIterator[None]]:
+def _poller_ctx(
+    given: Source | None, given_warnings: WarningsSource | None
+) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[keys.SETTINGS]
         store = app[keys.STORE]
         metrics = app[keys.METRICS]
-        session = new_session() if given is None else None
-        source = given if session is None else build_source(settings, session)
-        assert source is not None  # one of the two above
+        session = new_session() if given is None or given_warnings is None else None
+        source = given if given is not None else build_source(settings, session)  # type: ignore[arg-type]
+        wsource = given_warnings or build_warnings_source(settings, session)  # type: ignore[arg-type]
         metrics.init_source(source.name)
-        lease = PollLease(
-            store,
-            ttl_s=settings.lease_ttl_s,
-            on_change=lambda held: metrics.is_leader.set(1 if held else 0),
-        )
+        metrics.init_source(wsource.name)
         stations: list[Station] = app[keys.STATIONS]
+        wpoller = app[WARNINGS_POLLER] = WarningsPoller(
+            stations=stations,
+            source=wsource,
+            store=store,
+            clock=app[keys.CLOCK],
+            max_age_s=settings.warnings_max_age_s,
+            epoch=lambda: lease.epoch,
+            circuit=Circuit(base_s=settings.warnings_interval_s),
+            metrics=metrics,
+        )
+        warnings = ScheduledWarnings(
+            wpoller,
+            held=lambda: lease.held,
+            interval_s=settings.warnings_interval_s,
+            jitter_s=min(settings.poll_jitter_s, settings.warnings_interval_s / 10),
+        )
+
+        def lease_changed(held: bool) -> None:
+            metrics.is_leader.set(1 if held else 0)
+            warnings.lease_changed(held)
+
+        lease = PollLease(store, ttl_s=settings.lease_ttl_s, on_change=lease_changed)
         poller = Poller(
             stations=stations,
             source=source,
@@ -140,9 +169,11 @@ def _poller_ctx(given: Source | None) -> Callable[[web.Application], AsyncIterat
 
         async def stop_polling(_: web.Application) -> None:
             # On shutdown, before waiting for in-flight requests: hand the lease over at once.
+            await warnings.stop()
             await elected.stop()
 
         app.on_shutdown.append(stop_polling)
+        await warnings.start()
         await elected.start()
         logger.info(
             "poller for %s every %ss, %d stations; polls while it holds the lease (ttl %ss)",
@@ -152,6 +183,7 @@ def _poller_ctx(given: Source | None) -> Callable[[web.Application], AsyncIterat
             settings.lease_ttl_s,
         )
         yield
+        await warnings.stop()
         await elected.stop()
         if given is None:
             await source.close()

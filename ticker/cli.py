@@ -219,6 +219,8 @@ async def check(
             clock(),
             interval_s=settings.effective_poll_interval_s,
             source_names=[settings.effective_source],
+            warnings_source=settings.warnings_source,
+            warnings_max_age_s=settings.warnings_max_age_s,
         )
     finally:
         await redis.aclose()

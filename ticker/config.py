@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from ticker.errors import ConfigError
 from ticker.grid import latlon_to_grid
 from ticker.models import (
+    KST,
     Altitude,
     GridX,
     GridY,
@@ -26,6 +28,7 @@ from ticker.models import (
     Station,
     StationId,
 )
+from ticker.regions import REGION_CODE, RegionList, packaged_regions
 
 PACKAGED_STATIONS = Path(__file__).with_name("stations.yaml")
 DEFAULT_POLL_INTERVAL_S = {"sim": 60.0, "kma_apihub": 300.0}
@@ -79,6 +82,14 @@ class Settings(BaseSettings):
     hard_max_age_s: int = Field(
         default=6 * 3600, gt=0, description="older observations are left out of the widget"
     )
+    warnings_interval_s: float = Field(
+        default=180.0, gt=0, description="seconds between polls of the weather-warnings feed"
+    )
+    warnings_max_age_s: float = Field(
+        default=1800.0,
+        gt=0,
+        description="warnings are removed from every answer when the feed has not answered for this long",
+    )
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
 
@@ -94,6 +105,11 @@ class Settings(BaseSettings):
         if self.poll_interval_s is not None:
             return self.poll_interval_s
         return DEFAULT_POLL_INTERVAL_S[self.effective_source]
+
+    @property
+    def warnings_source(self) -> str:
+        """The warnings feed that goes with the source: the Hub's, or simulated warnings."""
+        return "sim_warnings" if self.effective_source == "sim" else "kma_warnings"
 
     def stations_path(self) -> Path:
         """The stations file: configured, else ./stations.yaml, else the packaged copy."""
@@ -148,6 +164,14 @@ class _StationEntry(BaseModel):
     ny: GridY | None = None
     max_age: Seconds | None = None
     expected_interval: Seconds | None = None
+    warning_region: str | None = None
+
+    @field_validator("warning_region", mode="before")
+    @classmethod
+    def _region_code(cls, v: Any) -> Any:
+        if v is not None and (not isinstance(v, str) or not REGION_CODE.match(v)):
+            raise ValueError("must be a 특보구역 code (REG_ID) such as L1140100")
+        return v
 
     @field_validator("max_age", "expected_interval", mode="before")
     @classmethod
@@ -264,8 +288,30 @@ def _first_error(located: _Located, err: ValidationError) -> tuple[int, str]:
     return _line_for(located, loc), f"{_dotted(loc)}: {message}"
 
 
-def _build(located: _Located) -> list[Station]:
+def _region_chain(
+    located: _Located, index: int, code: str | None, regions: RegionList, now: datetime
+) -> tuple[str, ...]:
+    """The station's warning region and those above it, valid now; a located error otherwise."""
+    if code is None:
+        return ()
+    if regions.valid(code, now) is None:
+        rows = regions.rows(code)
+        if rows and min(r.starts for r in rows) > now:
+            starts = min(r.starts for r in rows).astimezone(KST)
+            why = f"is valid only from {starts:%Y-%m-%d %H:%M} KST (KMA's redrawn regions)"
+        elif rows:
+            ended = max(r.ends for r in rows).astimezone(KST)
+            why = f"is no longer valid (KMA redrew the regions; it ended {ended:%Y-%m-%d %H:%M} KST)"
+        else:
+            why = "is not in the packaged region list (ticker/warning_regions.tsv)"
+        line = _line_for(located, ("stations", index, "warning_region"))
+        raise _LocatedError(line, f"stations[{index}].warning_region: {code} {why}")
+    return regions.chain(code, now)
+
+
+def _build(located: _Located, now: datetime) -> list[Station]:
     parsed = _StationsFile.model_validate(located.data)
+    regions = packaged_regions()
     seen: dict[int, int] = {}
     stations: list[Station] = []
     for index, entry in enumerate(parsed.stations):
@@ -283,6 +329,7 @@ def _build(located: _Located) -> list[Station]:
                     f"(computed nx={nx}, ny={ny}; omit nx/ny to use the computed cell)"
                 )
                 raise _LocatedError(line, msg)
+        chain = _region_chain(located, index, entry.warning_region, regions, now)
         stations.append(
             Station(
                 id=entry.id,
@@ -295,13 +342,18 @@ def _build(located: _Located) -> list[Station]:
                 ny=ny,
                 max_age_s=entry.max_age or parsed.defaults.max_age,
                 expected_interval_s=entry.expected_interval or parsed.defaults.expected_interval,
+                warning_region=entry.warning_region,
+                warning_chain=chain,
             )
         )
     return stations
 
 
-def load_stations(path: Path) -> list[Station]:
-    """Read and validate a stations file; raise ConfigError naming file, line and field."""
+def load_stations(path: Path, *, now: datetime | None = None) -> list[Station]:
+    """Read and validate a stations file; raise ConfigError naming file, line and field.
+
+    Warning regions are checked against the packaged list as valid at ``now`` (default: now).
+    """
     try:
         raw = path.read_bytes()
     except OSError as err:
@@ -310,7 +362,7 @@ def load_stations(path: Path) -> list[Station]:
     try:
         text = raw.decode("utf-8")
         located = _parse_yaml(text)
-        return _build(located)
+        return _build(located, now or datetime.now(UTC))
     except UnicodeDecodeError as err:
         msg = f"{path}:1: not UTF-8 text"
         raise ConfigError(msg) from err

@@ -253,6 +253,21 @@ class StateCollector:
             "ticker_freshness_status",
             "The verdict of ticker check: 0 ok, 1 warning, 2 critical.",
         )
+        w_success = g(
+            "ticker_warnings_last_success_timestamp_seconds",
+            "When the weather-warnings feed last answered successfully (Unix time).",
+            labels=("source",),
+        )
+        w_max_age = g(
+            "ticker_warnings_max_age_seconds",
+            "Feed age past which warnings are removed from every answer (TICKER_WARNINGS_MAX_AGE_S).",
+            labels=("source",),
+        )
+        w_up = g(
+            "ticker_warnings_up",
+            "1 while warnings are shown (the feed answered within its max age), 0 while unknown.",
+            labels=("source",),
+        )
         families: list[Metric] = [
             observed,
             fetched,
@@ -266,6 +281,9 @@ class StateCollector:
             interval,
             redis_up,
             status,
+            w_success,
+            w_max_age,
+            w_up,
         ]
         if report is None:
             return families
@@ -293,4 +311,11 @@ class StateCollector:
         interval.add_metric([], report.poller.interval_s)
         redis_up.add_metric([], 1.0 if report.redis == "ok" else 0.0)
         status.add_metric([], report.status.exit_code)
+        feed = report.warnings
+        if feed is not None and report.redis == "ok":
+            w_max_age.add_metric([feed.source], feed.max_age_s)
+            if feed.last_success_at is not None:
+                w_success.add_metric([feed.source], feed.last_success_at.timestamp())
+            if feed.status != "not_polled":
+                w_up.add_metric([feed.source], 1.0 if feed.status == "ok" else 0.0)
         return families

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ticker.weather import Condition
+from ticker.wrn import WarningEntry
 
 KST = ZoneInfo("Asia/Seoul")
 ATTRIBUTION = "기상청 제공"
@@ -41,6 +42,10 @@ class Station(BaseModel):
     ny: GridY
     max_age_s: int = Field(gt=0, description="older observations are served as stale")
     expected_interval_s: int = Field(gt=0, description="how often the upstream produces a row")
+    warning_region: str | None = Field(default=None, description="특보구역 code (REG_ID) of the position")
+    warning_chain: tuple[str, ...] = Field(
+        default=(), description="warning_region and the regions above it; a warning on any applies"
+    )
 
 
 class Observation(BaseModel):
@@ -78,6 +83,12 @@ class StationObservation(BaseModel):
     source: str | None = None
     age_s: int | None = Field(default=None, description="seconds since observed_at")
     stale: bool
+    warnings_status: Literal["ok", "unknown"] = Field(
+        default="ok", description="'unknown' when the warnings feed is too old: warnings is then empty"
+    )
+    warnings: list[WarningEntry] = Field(
+        default_factory=list, description="weather warnings in effect on the station's region, highest first"
+    )
 
 
 class ObservationsDocument(BaseModel):
@@ -88,6 +99,9 @@ class ObservationsDocument(BaseModel):
     attribution: str = ATTRIBUTION
     version: int = Field(description="snapshot version this document was built from")
     stations: list[StationObservation]
+    warnings_status: Literal["ok", "unknown"] = Field(
+        default="ok", description="'unknown' when the warnings feed has not answered within its max age"
+    )
 
 
 class ErrorDocument(BaseModel):

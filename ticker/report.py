@@ -26,6 +26,7 @@ from ticker.freshness import (
 from ticker.models import KST, Observation, Station
 from ticker.redaction import redact
 from ticker.store import EMPTY_SNAPSHOT, Snapshot, Store
+from ticker.wrn_health import WarningsHealth, judge_warnings, warnings_problem
 
 CYCLES_SHOWN = 12
 
@@ -98,6 +99,7 @@ class FreshnessReport(BaseModel):
     sources: list[SourceHealth]
     stations: list[StationFreshness]
     cycles: list[Cycle]
+    warnings: WarningsHealth | None = Field(default=None, description="the weather-warnings feed")
 
 
 def source_health(name: str, raw: Mapping[str, str], tz: Any = KST) -> SourceHealth:
@@ -170,6 +172,7 @@ def build_report(
     sources: Mapping[str, Mapping[str, str]],
     interval_s: float,
     served_version: int | None = None,
+    warnings: WarningsHealth | None = None,
 ) -> FreshnessReport:
     """Judge every station, source and the poller, and sum it up in one verdict."""
     now = now.astimezone(KST)
@@ -179,6 +182,8 @@ def build_report(
     poller = poller_health(heartbeat, lease, now, interval_s=interval_s)
     counts = {state: sum(1 for r in rows if r.state is state) for state in State}
     critical, warning = _problems(rows, health, poller, redis_ok=redis_ok)
+    if warnings is not None and (problem := warnings_problem(warnings)) and redis_ok:
+        critical.append(problem)
     status = Status.CRITICAL if critical else Status.WARNING if warning else Status.OK
     problems = critical + warning
     fresh = counts[State.FRESH]
@@ -196,6 +201,7 @@ def build_report(
         sources=health,
         stations=rows,
         cycles=parsed_cycles[:CYCLES_SHOWN],
+        warnings=warnings,
     )
 
 
@@ -266,9 +272,12 @@ async def load_report(
     source_names: Iterable[str],
     fallback: Snapshot | None = None,
     served_version: int | None = None,
+    warnings_source: str | None = None,
+    warnings_max_age_s: float = 1800.0,
 ) -> FreshnessReport:
     """Read everything the report needs from Redis; with Redis away, judge ``fallback``."""
     wanted = list(source_names)
+    warnings: WarningsHealth | None = None
     try:
         snap = await store.load_snapshot()
         heartbeat = await store.load_heartbeat()
@@ -279,6 +288,12 @@ async def load_report(
         for name in {o.source for o in snap.observations.values()} - set(sources):
             if raw := await store.load_source(name):
                 sources[name] = raw
+        if warnings_source is not None:
+            raw = await store.load_source(warnings_source)
+            if raw:
+                sources[warnings_source] = raw
+            ok_at = await store.load_warnings_ok()
+            warnings = judge_warnings(warnings_source, raw, ok_at, now, max_age_s=warnings_max_age_s)
         redis_ok = True
     except StoreError:
         snap = fallback or EMPTY_SNAPSHOT
@@ -297,4 +312,5 @@ async def load_report(
         sources=sources,
         interval_s=interval_s,
         served_version=served_version,
+        warnings=warnings,
     )

@@ -23,6 +23,7 @@ from ticker.errors import ConfigError, StoreError
 from ticker.models import Observation
 from ticker.redaction import redact, url_password
 from ticker.redis_url import SentinelUrl, is_sentinel_url, parse_sentinel_url
+from ticker.wrn import WeatherWarning
 
 
 class Keys:
@@ -39,6 +40,8 @@ class Keys:
         self.cycles = f"{prefix}:poller:cycles"  # list: the latest poll cycles, newest first
         self.epoch = f"{prefix}:poller:epoch"  # fencing counter, bumped per lease acquisition
         self.lease = f"{prefix}:poller:lease"  # the poll lease: holder token, with a PX expiry
+        self.warnings = f"{prefix}:warnings"  # JSON list of the weather warnings in effect
+        self.warnings_ok = f"{prefix}:warnings:ok"  # when the warnings feed last answered (epoch s)
 
     def source(self, name: str) -> str:
         """Hash of one source's state: last success, last error and error counts."""
@@ -68,6 +71,29 @@ if changed > 0 then
   redis.call('PUBLISH', ARGV[1], version)
 end
 return changed
+"""
+
+# Store the warnings in effect and when the feed answered. The version is bumped (and announced)
+# when the list changed, or when the stored answer time is older than ARGV[5] seconds: web
+# processes judge the feed's age from the time they hold, so they must hear of answers in time.
+_SAVE_WARNINGS_LUA = """
+local epoch = tonumber(ARGV[2])
+if epoch then
+  local current = tonumber(redis.call('GET', KEYS[4]) or '0')
+  if epoch < current then return -1 end
+end
+local at = tonumber(ARGV[3])
+local stored_at = tonumber(redis.call('GET', KEYS[2]) or '0')
+if at < stored_at then return 0 end
+local changed = redis.call('GET', KEYS[1]) ~= ARGV[4]
+redis.call('SET', KEYS[1], ARGV[4])
+redis.call('SET', KEYS[2], ARGV[3])
+if changed or at - stored_at > tonumber(ARGV[5]) then
+  local version = redis.call('INCR', KEYS[3])
+  redis.call('PUBLISH', ARGV[1], version)
+  return 1
+end
+return 0
 """
 
 # Take the lease if it is free (and bump the fencing epoch), or renew it if it is already ours.
@@ -191,6 +217,8 @@ class Snapshot:
     version: int
     observations: Mapping[int, Observation]
     fetched_at: Mapping[int, float] = field(default_factory=dict)
+    warnings: tuple[WeatherWarning, ...] = ()
+    warnings_ok_at: float | None = None  # when the warnings feed last answered
 
 
 EMPTY_SNAPSHOT = Snapshot(version=0, observations={})
@@ -206,6 +234,7 @@ class Store:
         self._acquire = redis.register_script(_ACQUIRE_LEASE_LUA)
         self._extend = redis.register_script(_EXTEND_LEASE_LUA)
         self._release = redis.register_script(_RELEASE_LEASE_LUA)
+        self._save_warnings = redis.register_script(_SAVE_WARNINGS_LUA)
 
     async def save_observations(
         self, observations: Iterable[Observation], *, epoch: int | None = None
@@ -224,6 +253,35 @@ class Store:
             return int(await self._save(keys=keys, args=args))
         except RedisError as err:
             raise StoreError(_describe(err)) from err
+
+    async def save_warnings(
+        self,
+        warnings: Iterable[WeatherWarning],
+        at: datetime,
+        *,
+        epoch: int | None = None,
+        announce_after_s: float = 600.0,
+    ) -> int:
+        """Store the warnings in effect as of a successful answer at ``at``.
+
+        Returns 1 when web processes were told (new list, or an answer they must hear of), 0 when
+        not, -1 when ``epoch`` is older than the current fencing epoch (nothing written).
+        """
+        doc = json.dumps([json.loads(w.model_dump_json()) for w in warnings], ensure_ascii=False)
+        keys = [self.keys.warnings, self.keys.warnings_ok, self.keys.version, self.keys.epoch]
+        args = [self.keys.updates, "" if epoch is None else epoch, at.timestamp(), doc, announce_after_s]
+        try:
+            return int(await self._save_warnings(keys=keys, args=args))
+        except RedisError as err:
+            raise StoreError(_describe(err)) from err
+
+    async def load_warnings_ok(self) -> float | None:
+        """When the warnings feed last answered (Unix time), or None."""
+        try:
+            raw = await self.redis.get(self.keys.warnings_ok)
+        except RedisError as err:
+            raise StoreError(_describe(err)) from err
+        return None if raw is None else float(raw)
 
     async def record_fetch(self, station_ids: Iterable[int], at: datetime) -> None:
         """Remember when each station last came back from an upstream."""
@@ -250,7 +308,9 @@ class Store:
                 pipe.get(self.keys.version)
                 pipe.hgetall(self.keys.observations)
                 pipe.hgetall(self.keys.fetched)
-                version, docs, fetched = await pipe.execute()
+                pipe.get(self.keys.warnings)
+                pipe.get(self.keys.warnings_ok)
+                version, docs, fetched, warnings, warnings_ok = await pipe.execute()
         except RedisError as err:
             raise StoreError(_describe(err)) from err
         observations: dict[int, Observation] = {}
@@ -261,6 +321,8 @@ class Store:
             version=int(version or 0),
             observations=observations,
             fetched_at={int(k): float(v) for k, v in fetched.items()},
+            warnings=tuple(WeatherWarning.model_validate(w) for w in json.loads(warnings or "[]")),
+            warnings_ok_at=None if warnings_ok is None else float(warnings_ok),
         )
 
     async def record_cycle(self, cycle: Mapping[str, Any], *, heartbeat_ttl_s: float) -> None:

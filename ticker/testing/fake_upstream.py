@@ -3,6 +3,8 @@
 It serves ``kma_sfctm2.php`` (EUC-KR ``#START7777`` frames, 46 fixed-width columns, rows made
 deterministically from the simulated weather of each station at the requested hour) and the typ02
 ``getUltraSrtNcst`` proxy (the data.go.kr JSON envelope), answers a wrong key like the Hub does,
+serves the weather-warning feeds ``wrn_now_data.php`` and ``wrn_reg.php`` (rows scripted with
+``set_warnings`` or ``POST /_fake/warnings``; see ``fake_warnings``),
 and takes faults over HTTP (``POST /_fake/fault``) or from Python (``FakeApiHub.set_fault``).
 
 Run by hand: ``python -m ticker.testing.fake_upstream --port 8081 --key demo``.
@@ -28,6 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ticker.models import KST, Station
 from ticker.poll.sources.kma_text import COLUMNS, END
 from ticker.redaction import redact
+from ticker.regions import packaged_regions
+from ticker.testing.fake_warnings import WrnSpec, wrn_now_body, wrn_reg_body
 from ticker.testing.payloads import (
     gateway_error_json,
     gateway_error_xml,
@@ -43,7 +47,9 @@ logger = logging.getLogger(__name__)
 
 SFCTM2 = "/api/typ01/url/kma_sfctm2.php"
 ULTRA_NCST = "/api/typ02/openApi/VilageFcstInfoService_2.0/getUltraSrtNcst"
-Endpoint = Literal["sfctm2", "ultra_ncst"]
+WRN_NOW = "/api/typ01/url/wrn_now_data.php"
+WRN_REG = "/api/typ01/url/wrn_reg.php"
+Endpoint = Literal["sfctm2", "ultra_ncst", "wrn_now", "wrn_reg"]
 
 FaultKind = Literal[
     "none",  # normal data (the row-level faults below still apply)
@@ -108,7 +114,8 @@ class FakeApiHub:
         self.auth_key = auth_key
         self.clock = clock or (lambda: datetime.now(UTC))
         self.faults: dict[str, Fault] = {}
-        self.counts: dict[str, int] = {"sfctm2": 0, "ultra_ncst": 0}
+        self.counts: dict[str, int] = {"sfctm2": 0, "ultra_ncst": 0, "wrn_now": 0, "wrn_reg": 0}
+        self.warnings: list[WrnSpec] = []  # the rows wrn_now_data.php answers with
         self.last_params: dict[str, dict[str, str]] = {}
         self.last_rows: dict[int, dict[str, str]] = {}
         self._lock = threading.Lock()
@@ -125,6 +132,13 @@ class FakeApiHub:
             self.faults[fault.endpoint] = fault
         return fault
 
+    def set_warnings(self, rows: Sequence[WrnSpec | dict[str, Any]]) -> list[WrnSpec]:
+        """Script the rows of wrn_now_data.php (an empty list: no warning in effect)."""
+        specs = [r if isinstance(r, WrnSpec) else WrnSpec.model_validate(r) for r in rows]
+        with self._lock:
+            self.warnings = specs
+        return specs
+
     def clear_faults(self) -> None:
         with self._lock:
             self.faults.clear()
@@ -135,11 +149,13 @@ class FakeApiHub:
             self.faults.clear()
             self.counts = dict.fromkeys(self.counts, 0)
             self.last_params.clear()
+            self.warnings = []
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
             return {
                 "requests": dict(self.counts),
+                "warnings": [r.model_dump() for r in self.warnings],
                 "last_params": {k: dict(v) for k, v in self.last_params.items()},
                 "faults": {k: f.model_dump() for k, f in self.faults.items()},
             }
@@ -173,6 +189,9 @@ class FakeApiHub:
         app = web.Application()
         app.router.add_get(SFCTM2, self._sfctm2)
         app.router.add_get(ULTRA_NCST, self._ultra_ncst)
+        app.router.add_get(WRN_NOW, self._wrn_now)
+        app.router.add_get(WRN_REG, self._wrn_reg)
+        app.router.add_post("/_fake/warnings", self._post_warnings)
         app.router.add_get("/_fake/stats", self._get_stats)
         app.router.add_get("/_fake/fault", self._get_stats)
         app.router.add_post("/_fake/fault", self._post_fault)
@@ -360,6 +379,38 @@ class FakeApiHub:
         if fault.kind == "disconnect":
             return await self._disconnect(request, json.dumps(items).encode())
         return ncst_envelope("00", "NORMAL_SERVICE", items)
+
+    async def _wrn_now(self, request: web.Request) -> web.StreamResponse:
+        self._count("wrn_now", request)
+        fault = self._take_fault("wrn_now")
+        answered = await self._common_fault(request, fault)
+        if answered is not None:
+            return answered
+        with self._lock:
+            rows = [] if fault.kind == "empty" else list(self.warnings)
+        body = wrn_now_body(rows, self.clock(), crlf=fault.crlf)
+        if fault.kind == "truncate":
+            body = body[: max(len(body) - 40, 1)]  # cut inside the last line
+        if fault.kind == "disconnect":
+            return await self._disconnect(request, body)
+        return web.Response(body=body, content_type="text/plain", charset="euc-kr")
+
+    async def _wrn_reg(self, request: web.Request) -> web.StreamResponse:
+        self._count("wrn_reg", request)
+        fault = self._take_fault("wrn_reg")
+        answered = await self._common_fault(request, fault)
+        if answered is not None:
+            return answered
+        body = wrn_reg_body(packaged_regions().regions)
+        return web.Response(body=body, content_type="text/plain", charset="euc-kr")
+
+    async def _post_warnings(self, request: web.Request) -> web.Response:
+        try:
+            raw = json.loads(await request.read())
+            rows = self.set_warnings(raw if isinstance(raw, list) else [])
+        except (ValueError, ValidationError) as err:
+            return web.json_response({"error": f"expected a list of rows: {type(err).__name__}"}, status=400)
+        return web.json_response({"warnings": [r.model_dump() for r in rows]})
 
     async def _get_stats(self, request: web.Request) -> web.Response:
         return web.json_response(self.stats())

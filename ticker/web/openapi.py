@@ -16,6 +16,7 @@ from ticker.report import FreshnessReport
 from ticker.web import keys
 from ticker.web.render import LANGS, LAYOUTS, THEMES
 from ticker.web.routes import BadRequest
+from ticker.wrn import WarningsDocument
 
 REF = "#/components/schemas/{model}"
 
@@ -35,6 +36,7 @@ class Readiness(BaseModel):
 
 MODELS: tuple[type[BaseModel], ...] = (
     ObservationsDocument, StationObservation, ErrorDocument, FreshnessReport, Health, Readiness,
+    WarningsDocument,
 )  # fmt: skip
 
 
@@ -122,6 +124,11 @@ def build_openapi(station_ids: Sequence[int], pinned_script_path: str) -> dict[s
                 "400": BAD_REQUEST,
             },
             [_stations_param(station_ids)],
+        ),
+        "/v1/warnings": _get(
+            "Weather warnings (기상특보) in effect on the configured stations' regions; none while "
+            "the warnings feed is older than TICKER_WARNINGS_MAX_AGE_S (warnings_status: unknown)",
+            {"200": _json(WarningsDocument, "the warnings"), "304": NOT_MODIFIED, "400": BAD_REQUEST},
         ),
         "/v1/stations/{id}": {
             "get": {

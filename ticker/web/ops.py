@@ -68,6 +68,8 @@ async def current_report(app: web.Application) -> FreshnessReport:
         source_names=[settings.effective_source],
         fallback=live.snapshot if live.loaded else None,
         served_version=live.version if live.loaded else None,
+        warnings_source=settings.warnings_source,
+        warnings_max_age_s=settings.warnings_max_age_s,
     )
 
 

@@ -23,6 +23,8 @@ from ticker.models import (
     date_label,
 )
 from ticker.weather import Condition
+from ticker.web.warnings_view import badge_css, level_class, summary
+from ticker.wrn import WarningsStatus, WeatherWarning, covering, entry, status_at
 
 ATTRIBUTION_EN = "Source: KMA"
 # Sources other than the ASOS observation, marked in the widget: (ko, en) of what the value is.
@@ -60,6 +62,8 @@ def _kst(value: datetime | None, now: datetime | None = None) -> str:
 
 ENV.filters["kst"] = _kst
 ENV.filters["age"] = human_age
+ENV.globals["warning_level_class"] = level_class
+ENV.globals["warning_badge_css"] = badge_css()
 
 _STYLE = re.compile(r"<style>(.*?)</style>", re.DOTALL)
 
@@ -90,6 +94,7 @@ class Item:
     observation: Observation | None
     stale: bool
     shown: bool  # False past the hard limit or with no data: left out of the widget
+    warnings: tuple[WeatherWarning, ...] = ()  # in effect on the station's region, highest level first
 
     @property
     def condition(self) -> Condition | None:
@@ -132,11 +137,18 @@ class Item:
             parts = [f"{self.name(lang)}:", f"{word}," if word else ""]
             parts.append(f"{self.temperature} degrees Celsius, observed at {when}")
             text = " ".join(p for p in parts if p)
-            return text + (", delayed report." if self.stale else ".")
+            return text + (", delayed report." if self.stale else ".") + self.warnings_sentence(lang)
         hh, _, mm = when.partition(":")
         head = f"{self.name(lang)} {word}," if word else f"{self.name(lang)},"
         text = f"{head} 기온 {self.temperature}도, {int(hh or 0)}시 {int(mm or 0)}분 관측"
-        return text + (", 지연된 자료." if self.stale else ".")
+        return text + (", 지연된 자료." if self.stale else ".") + self.warnings_sentence(lang)
+
+    def warnings_sentence(self, lang: str) -> str:
+        """' 기상특보: …' with every warning in full, or nothing."""
+        if not self.warnings:
+            return ""
+        spoken = "; ".join(w.sentence(lang) for w in self.warnings)
+        return f" Weather warnings: {spoken}." if lang == "en" else f" 기상특보: {spoken}."
 
 
 @dataclass(frozen=True)
@@ -146,6 +158,9 @@ class View:
     now: datetime
     items: tuple[Item, ...]
     version: int
+    warnings_status: WarningsStatus = "unknown"
+    warnings: tuple[WeatherWarning, ...] = ()  # every warning shown (empty while the status is unknown)
+    warnings_ok_at: datetime | None = None
 
 
 def build_view(
@@ -155,13 +170,24 @@ def build_view(
     *,
     version: int,
     hard_max_age_s: int,
+    warnings: Sequence[WeatherWarning] = (),
+    warnings_ok_at: float | None = None,
+    warnings_max_age_s: float = 1800.0,
 ) -> View:
-    """Pair each configured station with its observation and staleness, in configured order."""
+    """Pair each configured station with its observation and staleness, in configured order.
+
+    Warnings are attached only while the feed answered within ``warnings_max_age_s``: an old
+    list is never shown (a warning may have been lifted since).
+    """
+    status = status_at(warnings_ok_at, now, warnings_max_age_s)
+    shown = tuple(warnings) if status == "ok" else ()
     items = []
     for station in stations:
         obs = observations.get(station.id)
         if obs is None:
-            items.append(Item(station, None, stale=True, shown=False))
+            items.append(
+                Item(station, None, stale=True, shown=False, warnings=covering(shown, station.warning_chain))
+            )
             continue
         age = (now - obs.observed_at).total_seconds()
         items.append(
@@ -170,9 +196,17 @@ def build_view(
                 obs,
                 stale=age > station.max_age_s,
                 shown=age <= hard_max_age_s and obs.temperature_c is not None,
+                warnings=covering(shown, station.warning_chain),
             )
         )
-    return View(now=now, items=tuple(items), version=version)
+    return View(
+        now=now,
+        items=tuple(items),
+        version=version,
+        warnings_status=status,
+        warnings=shown,
+        warnings_ok_at=None if warnings_ok_at is None else datetime.fromtimestamp(warnings_ok_at, KST),
+    )
 
 
 def observations_document(view: View, station_ids: Sequence[int] | None = None) -> ObservationsDocument:
@@ -182,17 +216,18 @@ def observations_document(view: View, station_ids: Sequence[int] | None = None) 
     for item in view.items:
         if wanted is not None and item.station.id not in wanted:
             continue
-        rows.append(station_json(item, view.now))
+        rows.append(station_json(item, view.now, view.warnings_status))
     return ObservationsDocument(
         generated_at=view.now.astimezone(KST).replace(microsecond=0),
         date_label=date_label(view.now),
         attribution=ATTRIBUTION,
         version=view.version,
         stations=rows,
+        warnings_status=view.warnings_status,
     )
 
 
-def station_json(item: Item, now: datetime) -> StationObservation:
+def station_json(item: Item, now: datetime, warnings_status: str = "ok") -> StationObservation:
     """One station in the JSON API; unknown values are null."""
     obs = item.observation
     st = item.station
@@ -212,6 +247,8 @@ def station_json(item: Item, now: datetime) -> StationObservation:
         source=obs.source if obs else None,
         age_s=int((now - obs.observed_at).total_seconds()) if obs else None,
         stale=item.stale,
+        warnings_status=warnings_status,
+        warnings=[entry(w, [st.id]) for w in item.warnings],
     )
 
 
@@ -241,6 +278,8 @@ def _context(view: View, variant: Variant) -> dict[str, object]:
         "date_label": date_label(view.now, lang),
         "attribution": ATTRIBUTION_EN if lang == "en" else ATTRIBUTION,
         "t": _TEXT["en" if lang == "en" else "ko"],
+        "warning_summary": summary([(i.name(lang), i.warnings) for i in items], lang),
+        "has_warnings": any(i.warnings for i in items),
     }
 
 

@@ -33,6 +33,7 @@ from ticker.web.render import (
     station_json,
 )
 from ticker.web.snapshot import LiveSnapshot, Renderer
+from ticker.web.warnings_view import warnings_document
 
 logger = logging.getLogger(__name__)
 
@@ -204,6 +205,23 @@ def setup_routes(app: web.Application) -> None:
 
         return ("observations", v.stations), render
 
+    def warnings(query: Sequence[tuple[str, str]], _: Mapping[str, str]) -> tuple[object, Renderer]:
+        parse_variant(query, allowed=NO_PARAMS, station_ids=ids)
+
+        def render(view: View) -> tuple[bytes, str, Mapping[str, str]]:
+            chains = [(i.station.id, i.station.warning_chain) for i in view.items]
+            doc = warnings_document(
+                view.now,
+                view.version,
+                view.warnings,
+                chains,
+                status=view.warnings_status,
+                checked_at=view.warnings_ok_at,
+            )
+            return inert_json(doc), JSON, policy.json
+
+        return ("warnings",), render
+
     def station(query: Sequence[tuple[str, str]], match: Mapping[str, str]) -> tuple[object, Renderer]:
         parse_variant(query, allowed=NO_PARAMS, station_ids=ids)
         raw = match["id"]
@@ -213,7 +231,7 @@ def setup_routes(app: web.Application) -> None:
 
         def render(view: View) -> tuple[bytes, str, Mapping[str, str]]:
             item = next(i for i in view.items if i.station.id == wanted)
-            return inert_json(station_json(item, view.now)), JSON, policy.json
+            return inert_json(station_json(item, view.now, view.warnings_status)), JSON, policy.json
 
         return ("station", wanted), render
 
@@ -224,6 +242,7 @@ def setup_routes(app: web.Application) -> None:
         pinned.path: pinned_js,
         "/demo": demo,
         "/v1/observations": observations,
+        "/v1/warnings": warnings,
     }
     for path, resolve in hot.items():
         app.router.add_get(path, _hot(live, resolve))

@@ -44,12 +44,14 @@ class LiveSnapshot:
         *,
         clock: Callable[[], datetime],
         hard_max_age_s: int,
+        warnings_max_age_s: float = 1800.0,
         max_variants: int = MAX_VARIANTS,
         max_aliases: int = MAX_ALIASES,
     ) -> None:
         self.stations = list(stations)
         self.clock = clock
         self.hard_max_age_s = hard_max_age_s
+        self.warnings_max_age_s = warnings_max_age_s
         self.max_variants = max_variants
         self.max_aliases = max_aliases
         self.snapshot: Snapshot = EMPTY_SNAPSHOT
@@ -101,6 +103,9 @@ class LiveSnapshot:
             self.clock(),
             version=self.snapshot.version,
             hard_max_age_s=self.hard_max_age_s,
+            warnings=self.snapshot.warnings,
+            warnings_ok_at=self.snapshot.warnings_ok_at,
+            warnings_max_age_s=self.warnings_max_age_s,
         )
 
     def lookup(self, alias: str) -> Rendered | None:
@@ -170,7 +175,8 @@ def keep_newer(current: Snapshot, loaded: Snapshot) -> Snapshot:
     """``loaded``, except that no station goes back to older data or vanishes.
 
     A Redis that restarted empty, or from an older dump, must not blank or age the widget; the
-    poller repopulates it, and the newer data then wins station by station.
+    poller repopulates it, and the newer data then wins station by station. The same holds for
+    the warnings: the list from the newer feed answer wins.
     """
     observations = dict(loaded.observations)
     fetched_at = dict(loaded.fetched_at)
@@ -182,10 +188,20 @@ def keep_newer(current: Snapshot, loaded: Snapshot) -> Snapshot:
             observations[sid] = mine
             if sid in current.fetched_at:
                 fetched_at[sid] = current.fetched_at[sid]
+    warnings, warnings_ok_at = loaded.warnings, loaded.warnings_ok_at
+    if current.warnings_ok_at is not None and (warnings_ok_at or 0) < current.warnings_ok_at:
+        kept = True
+        warnings, warnings_ok_at = current.warnings, current.warnings_ok_at
     if not kept:
         return loaded
     logger.info("Redis has older or fewer observations than this process; keeping the newer ones")
-    return Snapshot(version=loaded.version, observations=observations, fetched_at=fetched_at)
+    return Snapshot(
+        version=loaded.version,
+        observations=observations,
+        fetched_at=fetched_at,
+        warnings=warnings,
+        warnings_ok_at=warnings_ok_at,
+    )
 
 
 async def follow_updates(live: LiveSnapshot, store: Store, *, check_interval_s: float) -> None:
