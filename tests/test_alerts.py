@@ -43,7 +43,7 @@ def test_every_alert_has_a_severity_and_a_runbook_line() -> None:
     names = [r["alert"] for r in rules()]
     for wanted in (
         "TickerStationStale", "TickerPollerNotPolling", "TickerUpstreamRejected",
-        "TickerNoLeader", "TickerRedisDown",
+        "TickerNoLeader", "TickerRedisDown", "TickerWarningsUnknown",
     ):  # fmt: skip
         assert wanted in names
     for rule in rules():
@@ -59,10 +59,15 @@ async def test_every_metric_the_rules_name_is_exported(
     app = ops_app(settings, stations, store, clock, role="all", registry=CollectorRegistry())
     client = await aiohttp_client(app)
     await wait_for(lambda: has_cycle(store), what="the first poll cycle")
+    await wait_for(lambda: _warnings_polled(store), what="the first warnings cycle")
     exported = {name for name, _ in samples(await (await client.get("/metrics")).text())}
     named = {m for rule in rules() for m in METRIC.findall(rule["expr"])}
     assert len(named) >= 8
     assert named - exported == set()
+
+
+async def _warnings_polled(store) -> bool:  # type: ignore[no-untyped-def]
+    return await store.load_warnings_ok() is not None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -124,6 +129,20 @@ SCENARIOS: list[dict[str, Any]] = [
             ("TickerUpstreamRejected", "10m", [{"source": "kma_apihub", "kind": "quota"}]),
             ("TickerUpstreamFailing", "20m", []),
             ("TickerUpstreamFailing", "35m", [{"source": "kma_apihub", "kind": "timeout"}]),
+        ],
+    },
+    {
+        # The warnings feed answers every minute until t=10m, then fails (the scrape says up=0
+        # once the answer is older than the max age, 30 min, at t=40m).
+        "series": {
+            'ticker_warnings_last_success_timestamp_seconds{source="kma_warnings",instance="a"}': "0+60x10 600x40",
+            'ticker_warnings_max_age_seconds{source="kma_warnings",instance="a"}': "1800x50",
+            'ticker_warnings_up{source="kma_warnings",instance="a"}': "1x40 0x10",
+        },
+        "checks": [
+            ("TickerWarningsUnknown", "30m", []),
+            ("TickerWarningsUnknown", "41m", []),
+            ("TickerWarningsUnknown", "43m", [{"source": "kma_warnings"}]),
         ],
     },
     {
