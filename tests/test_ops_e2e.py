@@ -56,6 +56,9 @@ def hub_settings(settings: Settings, hub: FakeApiHub) -> Settings:
             "kma_timeout_s": 1.0,
             "kma_retries": 0,
             "poll_interval_s": 300.0,
+            # Observations only: the warnings feed (polled once at start) must not age out here;
+            # tests/test_warnings_e2e.py covers it.
+            "warnings_max_age_s": 86400.0,
         }
     )
 

@@ -114,7 +114,8 @@ class FakeApiHub:
         self.auth_key = auth_key
         self.clock = clock or (lambda: datetime.now(UTC))
         self.faults: dict[str, Fault] = {}
-        self.counts: dict[str, int] = {"sfctm2": 0, "ultra_ncst": 0, "wrn_now": 0, "wrn_reg": 0}
+        # Observation endpoints are always counted; the warning feeds appear once asked.
+        self.counts: dict[str, int] = {"sfctm2": 0, "ultra_ncst": 0}
         self.warnings: list[WrnSpec] = []  # the rows wrn_now_data.php answers with
         self.last_params: dict[str, dict[str, str]] = {}
         self.last_rows: dict[int, dict[str, str]] = {}
@@ -232,7 +233,7 @@ class FakeApiHub:
 
     def _count(self, endpoint: str, request: web.Request) -> None:
         with self._lock:
-            self.counts[endpoint] += 1
+            self.counts[endpoint] = self.counts.get(endpoint, 0) + 1
             self.last_params[endpoint] = {
                 k: redact(f"{k}={v}").split("=", 1)[1] for k, v in request.query.items()
             }
