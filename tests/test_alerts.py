@@ -66,7 +66,7 @@ async def test_every_metric_the_rules_name_is_exported(
     assert named - exported == set()
 
 
-async def _warnings_polled(store) -> bool:  # type: ignore[no-untyped-def]
+async def _warnings_polled(store) -> bool:
     return await store.load_warnings_ok() is not None
 
 

@@ -39,7 +39,7 @@ async def hub(stations: list[Station], clock: FixedClock) -> AsyncIterator[FakeA
         yield fake
 
 
-async def _service(aiohttp_client, settings: Settings, stations, store: Store, clock, hub: FakeApiHub):  # type: ignore[no-untyped-def]
+async def _service(aiohttp_client, settings: Settings, stations, store: Store, clock, hub: FakeApiHub):
     svc_settings = hub_settings(settings, hub.base_url)
     app = create_app(
         svc_settings, stations=stations, redis=store.redis, clock=clock, registry=CollectorRegistry()
@@ -153,7 +153,7 @@ async def test_a_feed_older_than_max_age_removes_every_warning_and_goes_critical
 
     # Past max_age the warnings go, on the clock alone: no new event, only the render tick.
     clock.advance(minutes=10, seconds=1)
-    live = client.server.app[keys.LIVE]
+    live = client.app[keys.LIVE]
     await live.rerender()
     seen = await surfaces(client)
     assert seen["widget"] == {} and seen["frame"] == {}
@@ -209,7 +209,7 @@ async def test_not_applied_names_the_api_and_leaves_the_rest_alone(
     seen = await surfaces(client)
     assert seen["widget"] == {} and seen["warnings"]["warnings_status"] == "unknown"
     # Observations poll and show as before; only the warnings feed is named.
-    result = await client.server.app[keys.LIVE].refresh(store, force=True)
+    result = await client.app[keys.LIVE].refresh(store, force=True)
     assert result is True
     assert len(seen["observations"]["stations"]) == 16
     assert all(s["stale"] is False for s in seen["observations"]["stations"])

@@ -87,11 +87,5 @@ async def test_sim_warnings_are_occasional_and_plausible(stations):
     assert all(w.region_id in regions for w in summer)
     assert simulated(stations, parse_time("202507280900")) == []  # issued at 10:00
     spring = [w for d in range(1, 29) for w in simulated(stations, parse_time(f"202604{d:02d}1500"))]
-    assert spring and all(
-        w.preliminary
-        and w.period(
-            "ko",
-        ).endswith("오후")
-        for w in spring
-    )  # type: ignore[union-attr]
+    assert spring and all(w.preliminary and (w.period("ko") or "").endswith("오후") for w in spring)
     assert await SimWarningsSource().fetch(stations, days[0]) == per_day[0]

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from aiohttp.test_utils import TestClient
+from aiohttp.web import Application, Request
 from pydantic import SecretStr
 
 from ticker.app import WARNINGS_POLLER
@@ -72,9 +73,10 @@ def hub_settings(settings: Settings, base_url: str, **extra: Any) -> Settings:
     )
 
 
-async def poll_warnings(client: TestClient) -> str:
+async def poll_warnings(client: TestClient[Request, Application]) -> str:
     """One warnings cycle now (as the schedule would run it), then the snapshot catches up."""
-    app = client.server.app
+    app = client.app
+    assert app is not None
     result = await app[WARNINGS_POLLER].run_once()
     await app[keys.LIVE].refresh(app[keys.STORE])
     return result.outcome
@@ -94,7 +96,7 @@ def badges(html: str) -> dict[int, list[str]]:
     return out
 
 
-async def surfaces(client: TestClient) -> dict[str, Any]:
+async def surfaces(client: TestClient[Request, Application]) -> dict[str, Any]:
     """What readers get: badges in the widget and the frame, the JSON documents."""
     widget = await (await client.get("/widget")).text()
     frame = await (await client.get("/widget/frame?theme=dark")).text()

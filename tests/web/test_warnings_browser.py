@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from aiohttp.test_utils import TestServer
 from prometheus_client import CollectorRegistry
 
 from tests.conftest import ROOT, FixedClock
@@ -40,7 +41,7 @@ def _rgb(hex_colour: str) -> str:
 @pytest.fixture
 async def service(
     settings: Settings, stations: list[Station], store: Store, clock: FixedClock
-) -> AsyncIterator:
+) -> AsyncIterator[TestServer]:
     async with FakeApiHub(stations=stations, auth_key=KEY, clock=clock) as hub:
         hub.set_warnings([SEOUL_HEAT_WARNING, DAEGU_PARENT_RAIN])
         app = create_app(
