@@ -101,10 +101,11 @@ async def test_poll_once_shows_what_the_rows_say(env, fake, stations, store, tmp
     # Rows not set here follow the sim's weather at the time of the run; the ones asserted on a
     # cloud word say "no rain" (RN -9.0) so that the sim raining somewhere cannot change them.
     env["TICKER_FALLBACK"] = "none"
+    env["TICKER_WORD_FEEDS"] = "none"  # the words the rows alone support
     code, out, err = await ticker(env, "poll", "--once", cwd=tmp_path)
     lines = {int(line.split()[0]): line.split() for line in out.splitlines() if line[:4].strip().isdigit()}
     assert lines[98][5:] == ["눈", "-9.0℃"]
-    assert lines[105][5:] == ["비/눈", "0.4℃"]
+    assert lines[105][5:] == ["흐림", "0.4℃"]  # an hourly RN alone is no precipitation now
     assert lines[108][5:] == ["맑음", "32.7℃"]  # not the older duplicate row's -12.3
     assert lines[133][2:] == ["missing", "-", "-", "-"]  # -99.0 is no temperature
     assert lines[143][5:] == ["-", "25.0℃"]  # nothing supports a word
@@ -205,6 +206,7 @@ async def test_the_running_service_shows_the_rows_and_marks_fallback_values(
         }
     )
     fake.set_fault(endpoint="ultra_ncst", values={133: {"T1H": "17.4", "PTY": "1"}})
+    fake.set_fault(endpoint="aws_min", values={108: {"RN-15m": 0.0}})  # dry now, whatever the sim says
     port = free_port()
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "ticker", "serve", "--port", str(port),

@@ -59,6 +59,7 @@ def hub_settings(settings: Settings, hub: FakeApiHub) -> Settings:
             # Observations only: the warnings feed (polled once at start) must not age out here;
             # tests/test_warnings_e2e.py covers it.
             "warnings_max_age_s": 86400.0,
+            "poll_timing": "interval",  # every cycle asks the hourly table: an outage shows at once
         }
     )
 

@@ -218,7 +218,7 @@ async def check(
             stations,
             clock(),
             interval_s=settings.effective_poll_interval_s,
-            source_names=[settings.effective_source],
+            source_names=[settings.effective_source, *settings.effective_word_feeds],
             warnings_source=settings.warnings_source,
             warnings_max_age_s=settings.warnings_max_age_s,
         )

@@ -32,6 +32,8 @@ from ticker.regions import REGION_CODE, RegionList, packaged_regions
 
 PACKAGED_STATIONS = Path(__file__).with_name("stations.yaml")
 DEFAULT_POLL_INTERVAL_S = {"sim": 60.0, "kma_apihub": 300.0}
+# With publication timing the poller ticks every minute; each feed asks only when it is due.
+PUBLICATION_TICK_S = 60.0
 
 
 class Settings(BaseSettings):
@@ -60,6 +62,16 @@ class Settings(BaseSettings):
     )
     fallback_auth_key: SecretStr | None = Field(
         default=None, description="key for fallback_url; default: TICKER_KMA_AUTH_KEY"
+    )
+    poll_timing: Literal["publication", "interval"] = Field(
+        default="publication",
+        description="publication: tick every minute, ask the hourly table only when a new hour can be "
+        "out; interval: ask it on every cycle",
+    )
+    word_feeds: str = Field(
+        default="aws_min,ultra_ncst,ultra_fcst",
+        pattern=r"^(none|((aws_min|ultra_ncst|ultra_fcst)(,(aws_min|ultra_ncst|ultra_fcst))*))$",
+        description="evidence feeds of the weather word (comma separated), or none",
     )
     stations_file: Path | None = None
     host: str = "127.0.0.1"
@@ -104,12 +116,21 @@ class Settings(BaseSettings):
     def effective_poll_interval_s(self) -> float:
         if self.poll_interval_s is not None:
             return self.poll_interval_s
+        if self.effective_source == "kma_apihub" and self.poll_timing == "publication":
+            return PUBLICATION_TICK_S
         return DEFAULT_POLL_INTERVAL_S[self.effective_source]
 
     @property
     def warnings_source(self) -> str:
         """The warnings feed that goes with the source: the Hub's, or simulated warnings."""
         return "sim_warnings" if self.effective_source == "sim" else "kma_warnings"
+
+    @property
+    def effective_word_feeds(self) -> list[str]:
+        """The weather-word feeds asked (none with the simulated source)."""
+        if self.effective_source == "sim" or self.word_feeds == "none":
+            return []
+        return self.word_feeds.split(",")
 
     def stations_path(self) -> Path:
         """The stations file: configured, else ./stations.yaml, else the packaged copy."""

@@ -39,6 +39,9 @@ class StationFreshness(BaseModel):
     late_after_s: int | None = None
     max_age_s: int
     source: str | None
+    condition: str | None = Field(default=None, description="the weather word shown")
+    condition_source: str | None = Field(default=None, description="where the word came from")
+    condition_at: AwareDatetime | None = Field(default=None, description="time of the word's evidence")
     last_error: str | None = Field(default=None, description="why the station last got no data")
     last_error_at: AwareDatetime | None = None
 
@@ -59,6 +62,7 @@ class Cycle(BaseModel):
     error_kind: str | None = None
     message: str | None = None
     epoch: int | None = None  # the poll lease's fencing epoch this cycle wrote under
+    requests: dict[str, int] = Field(default_factory=dict)  # upstream requests made, per endpoint
 
     def record(self) -> dict[str, object]:
         """The cycle as stored in Redis: times as Unix seconds."""
@@ -113,6 +117,11 @@ def assess(
                 late_after_s=late_after_s(station),
                 max_age_s=station.max_age_s,
                 source=obs.source if obs else None,
+                condition=obs.condition.value if obs and obs.condition else None,
+                condition_source=obs.condition_source if obs and obs.condition else None,
+                condition_at=obs.condition_at.astimezone(tz)
+                if obs and obs.condition and obs.condition_at
+                else None,
                 last_error=error[0] if error else None,
                 last_error_at=error[1].astimezone(tz) if error else None,
             )

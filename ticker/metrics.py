@@ -82,6 +82,13 @@ class Metrics:
             registry=r,
             multiprocess_mode="max",
         )
+        self.upstream_requests = Counter(
+            "ticker_upstream_requests",
+            "Requests sent upstream by endpoint (sfctm2, aws_min, ultra_ncst, ultra_fcst); the Hub's "
+            "daily quota is shared by every API of a key.",
+            ["endpoint"],
+            registry=r,
+        )
         self.upstream_errors = Counter(
             "ticker_upstream_errors",
             "Upstream failures by source and class (auth, forbidden, quota, maintenance, status, "
@@ -140,6 +147,8 @@ class Metrics:
         self.poll_duration.labels(result.source).observe(result.duration_s)
         if result.outcome == "error" and result.error_kind:
             self.upstream_errors.labels(result.source, result.error_kind).inc()
+        for endpoint, count in result.requests.items():
+            self.upstream_requests.labels(endpoint).inc(count)
         if result.outcome in ("ok", "partial"):
             self.last_poll_success.labels(result.source).set(result.started_at.timestamp())
 

@@ -63,6 +63,15 @@ class Observation(BaseModel):
     wind_speed_ms: float | None = None
     wind_dir_deg: float | None = None
     precipitation_mm: float | None = None
+    # Where the word came from (a ConditionSource value) and the time of that evidence.
+    condition_source: str | None = None
+    condition_at: AwareDatetime | None = None
+    # The ASOS row's own word evidence, kept so the word can be decided again with other feeds.
+    present_weather: int | None = None
+    cloud_tenths: int | None = None
+    # The newest evidence the word was decided from: a newer one replaces a stored observation
+    # of the same observed_at (the word may have changed since the hourly row).
+    evidence_at: AwareDatetime | None = None
 
 
 class StationObservation(BaseModel):
@@ -76,6 +85,10 @@ class StationObservation(BaseModel):
     temperature_c: float | None
     condition: Condition | None
     condition_label: str | None
+    condition_source: str | None = Field(
+        default=None, description="observed, sensor, analysis or forecast; null without a word"
+    )
+    condition_at: AwareDatetime | None = Field(default=None, description="time of the word's evidence")
     humidity_pct: float | None
     wind_speed_ms: float | None
     wind_dir_deg: float | None = None

@@ -33,6 +33,7 @@ class Keys:
         self.prefix = prefix
         self.observations = f"{prefix}:obs"  # hash: station id -> observation JSON
         self.observed_ts = f"{prefix}:obs:ts"  # hash: station id -> observed_at epoch seconds
+        self.word_ts = f"{prefix}:obs:word_ts"  # hash: station id -> evidence_at epoch seconds
         self.fetched = f"{prefix}:fetched"  # hash: station id -> last fetch epoch seconds
         self.version = f"{prefix}:version"  # counter, bumped on every change of observations
         self.updates = f"{prefix}:updates"  # pub/sub channel: the new version number
@@ -48,8 +49,10 @@ class Keys:
         return f"{self.prefix}:source:{name}"
 
 
-# Write each observation only if it is newer than the stored one; bump the version and announce
-# it when anything changed. A stale fencing epoch (a paused former leader) writes nothing.
+# Write each observation only if it is newer than the stored one, or the same observation with
+# newer word evidence (minute data, nowcast, forecast arrive between hourly rows); bump the
+# version and announce it when anything changed. A stale fencing epoch (a paused former
+# leader) writes nothing.
 _SAVE_LUA = """
 local epoch = tonumber(ARGV[2])
 if epoch then
@@ -57,12 +60,14 @@ if epoch then
   if epoch < current then return -1 end
 end
 local changed = 0
-for i = 3, #ARGV, 3 do
-  local id, ts, doc = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
+for i = 3, #ARGV, 4 do
+  local id, ts, wts, doc = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), ARGV[i + 3]
   local stored = tonumber(redis.call('HGET', KEYS[2], id) or '-1')
-  if ts > stored then
+  local stored_w = tonumber(redis.call('HGET', KEYS[5], id) or '-1')
+  if ts > stored or (ts == stored and wts > stored_w) then
     redis.call('HSET', KEYS[1], id, doc)
     redis.call('HSET', KEYS[2], id, ts)
+    redis.call('HSET', KEYS[5], id, wts)
     changed = changed + 1
   end
 end
@@ -245,10 +250,12 @@ class Store:
         """
         args: list[Any] = [self.keys.updates, "" if epoch is None else epoch]
         for obs in observations:
-            args += [obs.station_id, obs.observed_at.timestamp(), obs.model_dump_json()]
+            word_ts = obs.evidence_at.timestamp() if obs.evidence_at is not None else 0
+            args += [obs.station_id, obs.observed_at.timestamp(), word_ts, obs.model_dump_json()]
         if len(args) == 2:
             return 0
         keys = [self.keys.observations, self.keys.observed_ts, self.keys.version, self.keys.epoch]
+        keys.append(self.keys.word_ts)
         try:
             return int(await self._save(keys=keys, args=args))
         except RedisError as err:

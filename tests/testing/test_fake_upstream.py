@@ -76,4 +76,4 @@ def test_faults_and_stats_over_http_from_a_thread(stations):
         status, _ = _call("GET", f"{url}/api/typ01/url/kma_sfctm2.php?stn=108&authKey=k")
         assert status == 200 and fake.faults == {}
         _, stats = _call("POST", f"{url}/_fake/reset")
-        assert stats["requests"] == {"sfctm2": 0, "ultra_ncst": 0}
+        assert stats["requests"] == {"sfctm2": 0, "ultra_ncst": 0, "ultra_fcst": 0, "aws_min": 0}

@@ -15,6 +15,7 @@ from ticker.models import KST, Observation, Station
 from ticker.poll.qc import screen
 from ticker.poll.resilience import Circuit
 from ticker.poll.sources import Source
+from ticker.poll.sources.words import drain_requests
 from ticker.report import max_silence_s
 from ticker.store import Store
 
@@ -67,6 +68,8 @@ class Poller:
             rows = None
         else:
             rows = await self._fetch(now, result)
+        await self._record_feeds()
+        result.requests = dict(drain_requests(self.source))
         if rows is not None:
             result.fetched = len(rows)
             qc = screen(rows, now, (s.id for s in self.stations))
@@ -79,8 +82,9 @@ class Poller:
                 pending = self._pending.get(sid)
                 if pending is None or obs.observed_at >= pending.observed_at:
                     self._pending[sid] = obs
-            fetched_ids = list(qc.accepted)
-            await self._safe_record_source(now, None, None)
+            if not getattr(self.source, "from_cache", False):  # rows handed on were not fetched now
+                fetched_ids = list(qc.accepted)
+                await self._safe_record_source(now, None, None)
         await self._flush(result)
         if fetched_ids and result.outcome != "fenced":  # a fenced poller leaves no trace
             with contextlib.suppress(StoreError):  # the write above reported the outage once
@@ -141,6 +145,17 @@ class Poller:
             result.outcome, result.message = "fenced", "a newer poller holds the lease"
             return
         result.written = written
+
+    async def _record_feeds(self) -> None:
+        """Each weather-word feed's own success or failure, as a source of its own."""
+        drain = getattr(self.source, "drain_feed_states", None)
+        if not callable(drain):
+            return
+        for state in drain():
+            with contextlib.suppress(StoreError):
+                await self.store.record_source(
+                    state.name, at=state.at, error_kind=state.error_kind, message=state.message
+                )
 
     async def _safe_record_source(self, now: datetime, kind: str | None, message: str | None) -> None:
         with contextlib.suppress(StoreError):

@@ -32,6 +32,7 @@ from ticker.poll.sources.kma_text import COLUMNS, END
 from ticker.redaction import redact
 from ticker.regions import packaged_regions
 from ticker.testing.fake_warnings import WrnSpec, wrn_now_body, wrn_reg_body
+from ticker.testing.feeds import fcst_items, minute_frame, minute_row, minute_values
 from ticker.testing.payloads import (
     gateway_error_json,
     gateway_error_xml,
@@ -49,7 +50,10 @@ SFCTM2 = "/api/typ01/url/kma_sfctm2.php"
 ULTRA_NCST = "/api/typ02/openApi/VilageFcstInfoService_2.0/getUltraSrtNcst"
 WRN_NOW = "/api/typ01/url/wrn_now_data.php"
 WRN_REG = "/api/typ01/url/wrn_reg.php"
-Endpoint = Literal["sfctm2", "ultra_ncst", "wrn_now", "wrn_reg"]
+
+ULTRA_FCST = "/api/typ02/openApi/VilageFcstInfoService_2.0/getUltraSrtFcst"
+AWS_MIN = "/api/typ01/cgi-bin/url/nph-aws2_min"
+Endpoint = Literal["sfctm2", "ultra_ncst", "ultra_fcst", "aws_min", "wrn_now", "wrn_reg"]
 
 FaultKind = Literal[
     "none",  # normal data (the row-level faults below still apply)
@@ -115,8 +119,12 @@ class FakeApiHub:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.faults: dict[str, Fault] = {}
         # Observation endpoints are always counted; the warning feeds appear once asked.
-        self.counts: dict[str, int] = {"sfctm2": 0, "ultra_ncst": 0}
+        self.counts: dict[str, int] = {"sfctm2": 0, "ultra_ncst": 0, "ultra_fcst": 0, "aws_min": 0}
         self.warnings: list[WrnSpec] = []  # the rows wrn_now_data.php answers with
+        # When each product appears, after its base time (the fake's publication schedule).
+        self.sfctm2_lag = timedelta(0)
+        self.minute_lag = timedelta(minutes=1)
+        self.fcst_lag = timedelta(minutes=15)  # issued at HH30, callable from HH45
         self.last_params: dict[str, dict[str, str]] = {}
         self.last_rows: dict[int, dict[str, str]] = {}
         self._lock = threading.Lock()
@@ -193,6 +201,8 @@ class FakeApiHub:
         app.router.add_get(WRN_NOW, self._wrn_now)
         app.router.add_get(WRN_REG, self._wrn_reg)
         app.router.add_post("/_fake/warnings", self._post_warnings)
+        app.router.add_get(ULTRA_FCST, self._ultra_fcst)
+        app.router.add_get(AWS_MIN, self._aws_min)
         app.router.add_get("/_fake/stats", self._get_stats)
         app.router.add_get("/_fake/fault", self._get_stats)
         app.router.add_post("/_fake/fault", self._post_fault)
@@ -276,7 +286,11 @@ class FakeApiHub:
         if tm and len(tm) >= 10 and tm[:10].isdigit():
             with contextlib.suppress(ValueError):
                 return datetime.strptime(tm[:10], "%Y%m%d%H").replace(tzinfo=KST)
-        return self.clock().astimezone(KST).replace(minute=0, second=0, microsecond=0)
+        return self.published_hour()
+
+    def published_hour(self) -> datetime:
+        """The newest hour whose rows are out at the fake's clock (``sfctm2_lag`` after the hour)."""
+        return (self.clock() - self.sfctm2_lag).astimezone(KST).replace(minute=0, second=0, microsecond=0)
 
     def rows(self, station_ids: Sequence[int], hour: datetime, fault: Fault) -> list[str]:
         """Formatted data lines for the stations at this hour, with the fault's row changes."""
@@ -396,6 +410,51 @@ class FakeApiHub:
             return await self._disconnect(request, body)
         return web.Response(body=body, content_type="text/plain", charset="euc-kr")
 
+    async def _gateway_fault(self, fault: Fault) -> web.Response | None:
+        if fault.kind == "gateway_auth":
+            return gateway_error_xml(30, "SERVICE_KEY_IS_NOT_REGISTERED_ERROR", fault.status or 200)
+        if fault.kind == "gateway_quota":
+            return gateway_error_xml(
+                22, "LIMITED_NUMBER_OF_SERVICE_REQUESTS_EXCEEDS_ERROR", fault.status or 200
+            )
+        if fault.kind == "gateway_json":
+            return gateway_error_json(30, "SERVICE_KEY_IS_NOT_REGISTERED_ERROR", fault.status or 403)
+        if fault.kind == "no_data":
+            return ncst_envelope("03", "NO_DATA", [])
+        return None
+
+    async def _aws_min(self, request: web.Request) -> web.StreamResponse:
+        """AWS minute data of every configured station (``stn=0``) or of one station."""
+        self._count("aws_min", request)
+        fault = self._take_fault("aws_min")
+        answered = await self._common_fault(request, fault)
+        if answered is not None:
+            return answered
+        q = request.query
+        now = self.clock().astimezone(KST).replace(second=0, microsecond=0)
+        try:
+            at = datetime.strptime(q.get("tm2", ""), "%Y%m%d%H%M").replace(tzinfo=KST)
+        except ValueError:
+            at = now - self.minute_lag
+        stn = q.get("stn", "0")
+        ids = list(self.stations) if stn in ("", "0") else [int(stn)] if stn.isdigit() else []
+        disp = 1 if q.get("disp") == "1" else 0
+        rows = []
+        for sid in sorted(ids):
+            if sid in fault.missing:
+                continue
+            values = minute_values(self.station(sid), at, published=at <= now - self.minute_lag)
+            for column, value in fault.values.get(sid, {}).items():
+                if column in values:
+                    values[column] = float(value)
+            rows.append(minute_row(at.strftime("%Y%m%d%H%M"), sid, values, disp=disp))
+        body = minute_frame([] if fault.kind == "empty" else rows, help_lines=q.get("help") == "1")
+        if fault.kind == "truncate":
+            body = body[: body.rindex(b"#7777END")]
+        if fault.kind == "disconnect":
+            return await self._disconnect(request, body)
+        return web.Response(body=body, content_type="text/plain", charset="euc-kr")
+
     async def _wrn_reg(self, request: web.Request) -> web.StreamResponse:
         self._count("wrn_reg", request)
         fault = self._take_fault("wrn_reg")
@@ -412,6 +471,29 @@ class FakeApiHub:
         except (ValueError, ValidationError) as err:
             return web.json_response({"error": f"expected a list of rows: {type(err).__name__}"}, status=400)
         return web.json_response({"warnings": [r.model_dump() for r in rows]})
+
+    async def _ultra_fcst(self, request: web.Request) -> web.StreamResponse:
+        """초단기예보 of one grid cell; an issue not out yet (before HH30 + fcst_lag) is NO_DATA."""
+        self._count("ultra_fcst", request)
+        fault = self._take_fault("ultra_fcst")
+        answered = await self._common_fault(request, fault) or await self._gateway_fault(fault)
+        if answered is not None:
+            return answered
+        q = request.query
+        try:
+            stamp = q.get("base_date", "") + q.get("base_time", "")
+            issue = datetime.strptime(stamp, "%Y%m%d%H%M").replace(tzinfo=KST)
+            nx, ny = int(q.get("nx", "")), int(q.get("ny", ""))
+        except ValueError:
+            return ncst_envelope("10", "INVALID_REQUEST_PARAMETER_ERROR", [])
+        if issue + self.fcst_lag > self.clock():
+            return ncst_envelope("03", "NO_DATA", [])
+        station = next((s for s in self.stations.values() if (s.nx, s.ny) == (nx, ny)), None)
+        if station is not None and station.id in fault.missing:
+            return ncst_envelope("03", "NO_DATA", [])
+        overrides = {k: _token(v) for k, v in fault.values.get(station.id if station else 0, {}).items()}
+        items = fcst_items(station or self.station(999), issue, nx, ny, overrides)
+        return ncst_envelope("00", "NORMAL_SERVICE", items, rows=60)
 
     async def _get_stats(self, request: web.Request) -> web.Response:
         return web.json_response(self.stats())

@@ -92,7 +92,7 @@ def ncst_items(station: Station, base: datetime, nx: int, ny: int) -> list[dict[
     ]
 
 
-def ncst_envelope(code: str, message: str, items: list[dict[str, Any]]) -> web.Response:
+def ncst_envelope(code: str, message: str, items: list[dict[str, Any]], rows: int = 1000) -> web.Response:
     """The data.go.kr JSON envelope; ``items`` is "" when empty, as the live service sends it."""
     header = {"resultCode": code, "resultMsg": message}
     if code != "00":
@@ -101,7 +101,7 @@ def ncst_envelope(code: str, message: str, items: list[dict[str, Any]]) -> web.R
         "dataType": "JSON",
         "items": {"item": items} if items else "",
         "pageNo": 1,
-        "numOfRows": 1000,
+        "numOfRows": rows,
         "totalCount": len(items),
     }
     return web.json_response({"response": {"header": header, "body": body}})

@@ -65,7 +65,7 @@ async def current_report(app: web.Application) -> FreshnessReport:
         stations,
         app[keys.CLOCK](),
         interval_s=settings.effective_poll_interval_s,
-        source_names=[settings.effective_source],
+        source_names=[settings.effective_source, *settings.effective_word_feeds],
         fallback=live.snapshot if live.loaded else None,
         served_version=live.version if live.loaded else None,
         warnings_source=settings.warnings_source,

@@ -125,6 +125,20 @@ class Item:
         return labels[1] if lang == "en" else labels[0]
 
     @property
+    def forecast_word(self) -> bool:
+        """Whether the word comes from the forecast (marked quietly in the widget)."""
+        obs = self.observation
+        return obs is not None and self.condition is not None and obs.condition_source == "forecast"
+
+    def word_note(self, lang: str) -> str | None:
+        """The title of a forecast word: "예보 기준" and the issue time."""
+        if not self.forecast_word or self.observation is None:
+            return None
+        at = self.observation.condition_at
+        when = f" {at.astimezone(KST):%H:%M}" if at else ""
+        return f"Forecast{when}" if lang == "en" else f"예보 기준{when}"
+
+    @property
     def observed_local(self) -> str | None:
         obs = self.observation
         return obs.observed_at.astimezone(KST).strftime("%H:%M") if obs else None
@@ -134,11 +148,15 @@ class Item:
         word = self.label(lang)
         when = self.observed_local or ""
         if lang == "en":
+            if word and self.forecast_word:
+                word += " (forecast)"
             parts = [f"{self.name(lang)}:", f"{word}," if word else ""]
             parts.append(f"{self.temperature} degrees Celsius, observed at {when}")
             text = " ".join(p for p in parts if p)
             return text + (", delayed report." if self.stale else ".") + self.warnings_sentence(lang)
         hh, _, mm = when.partition(":")
+        if word and self.forecast_word:
+            word += "(예보 기준)"
         head = f"{self.name(lang)} {word}," if word else f"{self.name(lang)},"
         text = f"{head} 기온 {self.temperature}도, {int(hh or 0)}시 {int(mm or 0)}분 관측"
         return text + (", 지연된 자료." if self.stale else ".") + self.warnings_sentence(lang)
@@ -240,6 +258,10 @@ def station_json(item: Item, now: datetime, warnings_status: str = "ok") -> Stat
         temperature_c=obs.temperature_c if obs else None,
         condition=item.condition,
         condition_label=item.label("ko"),
+        condition_source=obs.condition_source if obs and item.condition else None,
+        condition_at=obs.condition_at.astimezone(KST)
+        if obs and obs.condition_at and item.condition
+        else None,
         humidity_pct=obs.humidity_pct if obs else None,
         wind_speed_ms=obs.wind_speed_ms if obs else None,
         wind_dir_deg=obs.wind_dir_deg if obs else None,

@@ -159,7 +159,7 @@ def composite(http: aiohttp.ClientSession, fake: FakeApiHub) -> FallbackSource:
 async def test_no_fallback_call_while_every_station_has_a_fresh_row(fake, http, stations, clock):
     rows = await composite(http, fake).fetch(stations, clock())
     assert {r.source for r in rows} == {"kma_apihub"}
-    assert fake.stats()["requests"] == {"sfctm2": 1, "ultra_ncst": 0}
+    assert fake.stats()["requests"] == {"sfctm2": 1, "ultra_ncst": 0, "ultra_fcst": 0, "aws_min": 0}
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -33,7 +34,7 @@ from ticker.poll.resilience import RetryPolicy, retrying
 from ticker.poll.sources.http import get, one_line
 from ticker.poll.sources.kma_text import Frame, SfcRow, parse_frame
 from ticker.redaction import redact
-from ticker.weather import derive_condition
+from ticker.weather import decide
 
 if TYPE_CHECKING:
     from ticker.config import Settings
@@ -125,19 +126,24 @@ def classify(
 
 
 def to_observation(row: SfcRow, fetched_at: datetime, source: str = SOURCE_NAME) -> Observation:
-    """An observation from one parsed row, with its weather word derived by the table."""
+    """An observation from one parsed row, with the word the row alone supports (WC, CA_TOT)."""
+    word = decide(
+        wc=row.present_weather,
+        ca_tot=row.cloud_tenths,
+        ta=row.temperature_c,
+        observed_at=row.observed_at,
+    )
     return Observation(
         station_id=row.station_id,
         observed_at=row.observed_at,
         fetched_at=fetched_at,
         source=source,
         temperature_c=row.temperature_c,
-        condition=derive_condition(
-            wc=row.present_weather,
-            rn=row.precipitation_mm,
-            ta=row.temperature_c,
-            ca_tot=row.cloud_tenths,
-        ),
+        condition=word.condition if word else None,
+        condition_source=word.source.value if word else None,
+        condition_at=word.at if word else None,
+        present_weather=row.present_weather,
+        cloud_tenths=row.cloud_tenths,
         humidity_pct=row.humidity_pct,
         wind_speed_ms=row.wind_speed_ms,
         wind_dir_deg=row.wind_dir_deg,
@@ -170,6 +176,7 @@ class KmaApiHubSource:
         parts = urlsplit(self.base_url)
         self.where = parts.netloc or self.base_url
         self._last_dropped: tuple[str, ...] = ()
+        self.requests: Counter[str] = Counter()  # per endpoint, drained by the poller
 
     @classmethod
     def from_settings(cls, settings: Settings, session: aiohttp.ClientSession) -> KmaApiHubSource:
@@ -192,6 +199,7 @@ class KmaApiHubSource:
 
     async def _request(self, path: str, params: dict[str, str]) -> bytes:
         """One GET: bounded in time and size, every failure translated into an UpstreamError."""
+        self.requests["sfctm2"] += 1
         status, content_type, body = await get(
             self.session, self.base_url + path, params, limits=self._timeout, where=self.where
         )

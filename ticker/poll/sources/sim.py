@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from ticker.models import KST, Observation, Station
-from ticker.weather import derive_condition
+from ticker.weather import SensorReading, Word, decide
 
 # Seoul's monthly mean temperature (1991-2020 normals, rounded), January first.
 _MONTHLY_MEAN_C = (-2.0, 0.6, 6.3, 12.9, 18.2, 22.4, 25.3, 26.1, 21.6, 14.9, 7.5, 0.2)
@@ -71,18 +71,42 @@ def simulate(station: Station, observed_at: datetime, fetched_at: datetime) -> O
     humidity = min(100.0, round(45 + 40 * cloud + (15 if raining else 0), 0))
     wind = round(0.5 + 5.5 * _smooth(station.id, "wind", t_hours, 6.0), 1)
     wind_dir = float(int(_smooth(station.id, "wdir", t_hours, 12.0) * 36) * 10)
+    word = _word(station.id, observed_at, temperature, ca_tot, raining=raining)
     return Observation(
         station_id=station.id,
         observed_at=observed_at,
         fetched_at=fetched_at,
         source="sim",
         temperature_c=temperature,
-        condition=derive_condition(wc=None, rn=rn, ta=temperature, ca_tot=ca_tot),
+        condition=word.condition if word else None,
+        condition_source=word.source.value if word else None,
+        condition_at=word.at if word else None,
         humidity_pct=humidity,
         wind_speed_ms=wind,
         wind_dir_deg=wind_dir,
         precipitation_mm=rn,
     )
+
+
+# Stations that report neither present weather nor cloud (unmanned) in KMA's hourly table: their
+# precipitation comes from the minute data (one of them from the nowcast), their sky from the forecast.
+UNMANNED = frozenset({98, 105, 172, 201, 226, 238, 259, 283, 294})
+NOWCAST_ONLY = frozenset({226})  # its minute precipitation columns are missing in real answers
+
+
+def _word(sid: int, at: datetime, ta: float, ca_tot: int, *, raining: bool) -> Word | None:
+    """The word and its provenance as the real feeds would give it for this kind of station."""
+    if sid not in UNMANNED:
+        wc = (73 if ta <= -1 else 68 if ta < 1 else 61) if raining else None
+        return decide(wc=wc, ca_tot=ca_tot, ta=ta, observed_at=at)
+    if raining and sid in NOWCAST_ONLY:
+        pty = 3 if ta <= -1 else 2 if ta < 1 else 1
+        return decide(wc=None, ca_tot=None, ta=ta, pty=pty, pty_at=at.replace(minute=0))
+    sensor = SensorReading(raining, ta, at)
+    issue = at.replace(minute=30, second=0, microsecond=0)
+    issue = issue if at.minute >= 45 else issue - timedelta(hours=1)
+    sky = 1 if ca_tot <= 5 else 3 if ca_tot <= 8 else 4
+    return decide(wc=None, ca_tot=None, ta=ta, sensor=sensor, sky=sky, sky_at=issue)
 
 
 class SimSource:

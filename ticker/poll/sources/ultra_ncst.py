@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import re
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,7 +40,7 @@ from ticker.poll.sources.kma_text import (
     TEMPERATURE_MISSING_AT_OR_BELOW,
 )
 from ticker.redaction import redact
-from ticker.weather import Condition
+from ticker.weather import PTY_WORDS, ConditionSource
 
 logger = logging.getLogger(__name__)
 
@@ -48,16 +49,6 @@ HUB_PATH = "/api/typ02/openApi/VilageFcstInfoService_2.0/getUltraSrtNcst"
 # Guides disagree on when the hour's nowcast is published (:10 or :40); take the safe one.
 PUBLISH_MINUTE = 40
 MAX_CONCURRENT = 8
-# PTY of 초단기실황: 0 none, 1 rain, 2 rain/snow, 3 snow, 5 drizzle, 6 drizzle/snow flurries, 7 flurries.
-PTY_WORDS = {
-    1: Condition.RAIN,
-    2: Condition.SLEET,
-    3: Condition.SNOW,
-    4: Condition.SHOWER,
-    5: Condition.RAIN,
-    6: Condition.SLEET,
-    7: Condition.SNOW,
-}
 
 # data.go.kr result and gateway reason codes -> error class (FORMATS.md §2.4).
 _NO_DATA = {"03"}
@@ -152,7 +143,7 @@ def parse_answer(
     raise UpstreamParseError(f"neither JSON nor a known error answer (HTTP {status})", status=status)
 
 
-def _value(items: Sequence[dict[str, Any]], category: str) -> float | None:
+def value_of(items: Sequence[dict[str, Any]], category: str) -> float | None:
     for item in items:
         if item.get("category") == category:
             raw = str(item.get("obsrValue", "")).strip()
@@ -175,21 +166,24 @@ def to_observation(items: Sequence[dict[str, Any]], station: Station, fetched_at
     except ValueError as err:
         msg = "nowcast without a valid baseDate/baseTime"
         raise UpstreamParseError(msg) from err
-    ta = _value(items, "T1H")
+    ta = value_of(items, "T1H")
     if ta is not None and ta <= TEMPERATURE_MISSING_AT_OR_BELOW:
         ta = None
-    pty = _value(items, "PTY")
-    rn1 = _value(items, "RN1")
-    vec = _value(items, "VEC")
+    pty = value_of(items, "PTY")
+    word = PTY_WORDS.get(int(pty)) if pty is not None and pty == int(pty) else None
+    rn1 = value_of(items, "RN1")
+    vec = value_of(items, "VEC")
     return Observation(
         station_id=station.id,
         observed_at=observed_at,
         fetched_at=fetched_at,
         source=SOURCE_NAME,
         temperature_c=ta,
-        condition=PTY_WORDS.get(int(pty)) if pty is not None and pty == int(pty) else None,
-        humidity_pct=_value(items, "REH"),
-        wind_speed_ms=_value(items, "WSD"),
+        condition=word,
+        condition_source=ConditionSource.ANALYSIS.value if word is not None else None,
+        condition_at=observed_at if word is not None else None,
+        humidity_pct=value_of(items, "REH"),
+        wind_speed_ms=value_of(items, "WSD"),
         wind_dir_deg=vec if vec is not None and 0 <= vec <= 360 else None,
         precipitation_mm=rn1 if rn1 is not None and rn1 >= 0 else None,
     )
@@ -226,9 +220,11 @@ class UltraNcstSource:
         self.timeout_s = timeout_s
         self._timeout = client_timeout(timeout_s)
         self.where = urlsplit(url).netloc or url
+        self.requests: Counter[str] = Counter()
 
     async def _request(self, params: dict[str, str]) -> list[dict[str, Any]]:
         """One GET: bounded in time and size, every failure translated into an UpstreamError."""
+        self.requests[self.name] += 1
         status, content_type, body = await get(
             self.session, self.url, params, limits=self._timeout, where=self.where
         )
@@ -238,17 +234,17 @@ class UltraNcstSource:
             err.args = (redact(str(err), [self._key]),)
             raise
 
-    async def station(self, station: Station, now: datetime) -> Observation:
-        """The nowcast of one station's cell; one hour earlier when this hour is not out yet."""
-        base = base_time(now)
+    async def cell(self, nx: int, ny: int, base: datetime) -> list[dict[str, Any]]:
+        """The items of one grid cell at one base time; one hour earlier when it is not out yet."""
         try:
-            items = await self._request(ncst_params(self._key_param, self._key, base, station.nx, station.ny))
+            return await self._request(ncst_params(self._key_param, self._key, base, nx, ny))
         except UpstreamNoDataError:
             earlier = base - timedelta(hours=1)
-            items = await self._request(
-                ncst_params(self._key_param, self._key, earlier, station.nx, station.ny)
-            )
-        return to_observation(items, station, now)
+            return await self._request(ncst_params(self._key_param, self._key, earlier, nx, ny))
+
+    async def station(self, station: Station, now: datetime) -> Observation:
+        """The nowcast of one station's cell; one hour earlier when this hour is not out yet."""
+        return to_observation(await self.cell(station.nx, station.ny, base_time(now)), station, now)
 
     async def fetch(self, stations: Sequence[Station], now: datetime) -> list[Observation]:
         """Nowcasts for these stations; raise the first error only when every one failed."""
