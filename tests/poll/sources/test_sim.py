@@ -58,3 +58,22 @@ async def test_fetch_returns_one_row_per_station_at_the_slot(stations):
     assert [r.station_id for r in rows] == [s.id for s in stations]
     assert {r.observed_at for r in rows} == {datetime(2025, 7, 28, 6, 0, tzinfo=UTC)}
     assert all(r.fetched_at == now and r.source == "sim" for r in rows)
+
+
+def test_sim_words_carry_a_plausible_mix_of_provenances(stations):
+    from collections import Counter
+    from datetime import UTC, datetime, timedelta
+
+    from ticker.poll.sources.sim import UNMANNED, simulate
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    seen: Counter[tuple[bool, str | None]] = Counter()
+    for hour in range(0, 24 * 60, 3):
+        at = start + timedelta(hours=hour)
+        for st in stations:
+            obs = simulate(st, at, at)
+            seen[(st.id in UNMANNED, obs.condition_source)] += 1
+            assert (obs.condition is None) == (obs.condition_source is None) == (obs.condition_at is None)
+    assert {src for (_, src) in seen} >= {"observed", "sensor", "analysis", "forecast"}
+    assert seen[(True, "observed")] == 0  # unmanned stations have no WC or cloud to observe
+    assert seen[(False, "forecast")] == seen[(False, "sensor")] == 0

@@ -54,8 +54,11 @@ class PublicationGate:
         since = now - self._asked_at
         offset = now - hour
         if offset < EARLIEST:
-            # Not out yet; the previous hour may still be incomplete: ask it sparsely.
-            return since >= SPARSE_EVERY
+            # Not out yet; only an incomplete previous hour is worth a (sparse) look.
+            previous_done = self._complete_hour is not None and self._complete_hour >= hour - timedelta(
+                hours=1
+            )
+            return not previous_done and since >= SPARSE_EVERY
         if offset >= WINDOW:
             return since >= SPARSE_EVERY
         lag = self.expected_lag
