@@ -1,11 +1,12 @@
 """A fake KMA API Hub: a real aiohttp server speaking the Hub's formats, with scriptable faults.
 
 It serves ``kma_sfctm2.php`` (EUC-KR ``#START7777`` frames, 46 fixed-width columns, rows made
-deterministically from the simulated weather of each station at the requested hour) and the typ02
-``getUltraSrtNcst`` proxy (the data.go.kr JSON envelope), answers a wrong key like the Hub does,
-serves the weather-warning feeds ``wrn_now_data.php`` and ``wrn_reg.php`` (rows scripted with
-``set_warnings`` or ``POST /_fake/warnings``; see ``fake_warnings``),
-and takes faults over HTTP (``POST /_fake/fault``) or from Python (``FakeApiHub.set_fault``).
+deterministically from the simulated weather of each station at the requested hour), the AWS
+minute data ``nph-aws2_min`` and the typ02 ``getUltraSrtNcst`` and ``getUltraSrtFcst`` proxies (the
+data.go.kr JSON envelope; see ``ticker.testing.feeds``), the weather-warning feeds
+``wrn_now_data.php`` and ``wrn_reg.php`` (rows scripted with ``set_warnings`` or
+``POST /_fake/warnings``; see ``fake_warnings``); it answers a wrong key like the Hub does, and
+takes faults per endpoint over HTTP (``POST /_fake/fault``) or from Python (``FakeApiHub.set_fault``).
 
 Run by hand: ``python -m ticker.testing.fake_upstream --port 8081 --key demo``.
 """
@@ -32,7 +33,7 @@ from ticker.poll.sources.kma_text import COLUMNS, END
 from ticker.redaction import redact
 from ticker.regions import packaged_regions
 from ticker.testing.fake_warnings import WrnSpec, wrn_now_body, wrn_reg_body
-from ticker.testing.feeds import fcst_items, minute_frame, minute_row, minute_values
+from ticker.testing.feeds import fcst_answer, minute_answer
 from ticker.testing.payloads import (
     gateway_error_json,
     gateway_error_xml,
@@ -271,7 +272,7 @@ class FakeApiHub:
             return web.Response(body=random.Random(7).randbytes(2048), content_type="text/plain")
         return None
 
-    async def _disconnect(self, request: web.Request, body: bytes) -> web.StreamResponse:
+    async def disconnect(self, request: web.Request, body: bytes) -> web.StreamResponse:
         resp = web.StreamResponse(headers={"Content-Length": str(len(body))})
         resp.content_type = "text/plain"
         await resp.prepare(request)
@@ -350,25 +351,15 @@ class FakeApiHub:
             body = body[: body.rindex(END.encode())]
             body = body[: max(len(body) - 60, body.index(b"\n") + 1)]
         if fault.kind == "disconnect":
-            return await self._disconnect(request, body)
+            return await self.disconnect(request, body)
         return web.Response(body=body, content_type="text/plain", charset="euc-kr")
 
     async def _ultra_ncst(self, request: web.Request) -> web.StreamResponse:
         self._count("ultra_ncst", request)
         fault = self._take_fault("ultra_ncst")
-        answered = await self._common_fault(request, fault)
+        answered = await self._common_fault(request, fault) or await self._gateway_fault(fault)
         if answered is not None:
             return answered
-        if fault.kind == "gateway_auth":
-            return gateway_error_xml(30, "SERVICE_KEY_IS_NOT_REGISTERED_ERROR", fault.status or 200)
-        if fault.kind == "gateway_quota":
-            return gateway_error_xml(
-                22, "LIMITED_NUMBER_OF_SERVICE_REQUESTS_EXCEEDS_ERROR", fault.status or 200
-            )
-        if fault.kind == "gateway_json":
-            return gateway_error_json(30, "SERVICE_KEY_IS_NOT_REGISTERED_ERROR", fault.status or 403)
-        if fault.kind == "no_data":
-            return ncst_envelope("03", "NO_DATA", [])
         q = request.query
         try:
             stamp = q.get("base_date", "") + q.get("base_time", "")
@@ -392,7 +383,7 @@ class FakeApiHub:
             if station is not None and station.id in fault.sentinels and item["category"] == "T1H":
                 item["obsrValue"] = "-999"
         if fault.kind == "disconnect":
-            return await self._disconnect(request, json.dumps(items).encode())
+            return await self.disconnect(request, json.dumps(items).encode())
         return ncst_envelope("00", "NORMAL_SERVICE", items)
 
     async def _wrn_now(self, request: web.Request) -> web.StreamResponse:
@@ -407,10 +398,11 @@ class FakeApiHub:
         if fault.kind == "truncate":
             body = body[: max(len(body) - 40, 1)]  # cut inside the last line
         if fault.kind == "disconnect":
-            return await self._disconnect(request, body)
+            return await self.disconnect(request, body)
         return web.Response(body=body, content_type="text/plain", charset="euc-kr")
 
     async def _gateway_fault(self, fault: Fault) -> web.Response | None:
+        """The data.go.kr gateway's answers (typ02 endpoints); None to go on to data."""
         if fault.kind == "gateway_auth":
             return gateway_error_xml(30, "SERVICE_KEY_IS_NOT_REGISTERED_ERROR", fault.status or 200)
         if fault.kind == "gateway_quota":
@@ -424,36 +416,10 @@ class FakeApiHub:
         return None
 
     async def _aws_min(self, request: web.Request) -> web.StreamResponse:
-        """AWS minute data of every configured station (``stn=0``) or of one station."""
         self._count("aws_min", request)
         fault = self._take_fault("aws_min")
         answered = await self._common_fault(request, fault)
-        if answered is not None:
-            return answered
-        q = request.query
-        now = self.clock().astimezone(KST).replace(second=0, microsecond=0)
-        try:
-            at = datetime.strptime(q.get("tm2", ""), "%Y%m%d%H%M").replace(tzinfo=KST)
-        except ValueError:
-            at = now - self.minute_lag
-        stn = q.get("stn", "0")
-        ids = list(self.stations) if stn in ("", "0") else [int(stn)] if stn.isdigit() else []
-        disp = 1 if q.get("disp") == "1" else 0
-        rows = []
-        for sid in sorted(ids):
-            if sid in fault.missing:
-                continue
-            values = minute_values(self.station(sid), at, published=at <= now - self.minute_lag)
-            for column, value in fault.values.get(sid, {}).items():
-                if column in values:
-                    values[column] = float(value)
-            rows.append(minute_row(at.strftime("%Y%m%d%H%M"), sid, values, disp=disp))
-        body = minute_frame([] if fault.kind == "empty" else rows, help_lines=q.get("help") == "1")
-        if fault.kind == "truncate":
-            body = body[: body.rindex(b"#7777END")]
-        if fault.kind == "disconnect":
-            return await self._disconnect(request, body)
-        return web.Response(body=body, content_type="text/plain", charset="euc-kr")
+        return answered or await minute_answer(self, request, fault)
 
     async def _wrn_reg(self, request: web.Request) -> web.StreamResponse:
         self._count("wrn_reg", request)
@@ -473,27 +439,10 @@ class FakeApiHub:
         return web.json_response({"warnings": [r.model_dump() for r in rows]})
 
     async def _ultra_fcst(self, request: web.Request) -> web.StreamResponse:
-        """초단기예보 of one grid cell; an issue not out yet (before HH30 + fcst_lag) is NO_DATA."""
         self._count("ultra_fcst", request)
         fault = self._take_fault("ultra_fcst")
         answered = await self._common_fault(request, fault) or await self._gateway_fault(fault)
-        if answered is not None:
-            return answered
-        q = request.query
-        try:
-            stamp = q.get("base_date", "") + q.get("base_time", "")
-            issue = datetime.strptime(stamp, "%Y%m%d%H%M").replace(tzinfo=KST)
-            nx, ny = int(q.get("nx", "")), int(q.get("ny", ""))
-        except ValueError:
-            return ncst_envelope("10", "INVALID_REQUEST_PARAMETER_ERROR", [])
-        if issue + self.fcst_lag > self.clock():
-            return ncst_envelope("03", "NO_DATA", [])
-        station = next((s for s in self.stations.values() if (s.nx, s.ny) == (nx, ny)), None)
-        if station is not None and station.id in fault.missing:
-            return ncst_envelope("03", "NO_DATA", [])
-        overrides = {k: _token(v) for k, v in fault.values.get(station.id if station else 0, {}).items()}
-        items = fcst_items(station or self.station(999), issue, nx, ny, overrides)
-        return ncst_envelope("00", "NORMAL_SERVICE", items, rows=60)
+        return answered or fcst_answer(self, request, fault)
 
     async def _get_stats(self, request: web.Request) -> web.Response:
         return web.json_response(self.stats())

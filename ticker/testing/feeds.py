@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
 
 from ticker.models import KST, Station
 from ticker.poll.sources.sim import simulate
+from ticker.testing.payloads import ncst_envelope
 from ticker.weather import Condition
+
+if TYPE_CHECKING:
+    from ticker.testing.fake_upstream import FakeApiHub, Fault
 
 MINUTE_COLUMNS = (
     "TM", "STN", "WD1", "WS1", "WDS", "WSS", "WD10", "WS10", "TA", "RE",
@@ -129,3 +135,51 @@ def fcst_items(
                 }
             )
     return items
+
+
+async def minute_answer(fake: FakeApiHub, request: web.Request, fault: Fault) -> web.StreamResponse:
+    """AWS minute data of every configured station (``stn=0``) or of one station."""
+    q = request.query
+    now = fake.clock().astimezone(KST).replace(second=0, microsecond=0)
+    try:
+        at = datetime.strptime(q.get("tm2", ""), "%Y%m%d%H%M").replace(tzinfo=KST)
+    except ValueError:
+        at = now - fake.minute_lag
+    stn = q.get("stn", "0")
+    ids = list(fake.stations) if stn in ("", "0") else [int(stn)] if stn.isdigit() else []
+    disp = 1 if q.get("disp") == "1" else 0
+    rows = []
+    for sid in sorted(ids):
+        if sid in fault.missing:
+            continue
+        values = minute_values(fake.station(sid), at, published=at <= now - fake.minute_lag)
+        for column, value in fault.values.get(sid, {}).items():
+            if column in values:
+                values[column] = float(value)
+        rows.append(minute_row(at.strftime("%Y%m%d%H%M"), sid, values, disp=disp))
+    body = minute_frame([] if fault.kind == "empty" else rows, help_lines=q.get("help") == "1")
+    if fault.kind == "truncate":
+        body = body[: body.rindex(b"#7777END")]
+    if fault.kind == "disconnect":
+        return await fake.disconnect(request, body)
+    return web.Response(body=body, content_type="text/plain", charset="euc-kr")
+
+
+def fcst_answer(fake: FakeApiHub, request: web.Request, fault: Fault) -> web.Response:
+    """초단기예보 of one grid cell; an issue not out yet (before HH30 + fcst_lag) is NO_DATA."""
+    q = request.query
+    try:
+        stamp = q.get("base_date", "") + q.get("base_time", "")
+        issue = datetime.strptime(stamp, "%Y%m%d%H%M").replace(tzinfo=KST)
+        nx, ny = int(q.get("nx", "")), int(q.get("ny", ""))
+    except ValueError:
+        return ncst_envelope("10", "INVALID_REQUEST_PARAMETER_ERROR", [])
+    if issue + fake.fcst_lag > fake.clock():
+        return ncst_envelope("03", "NO_DATA", [])
+    station = next((s for s in fake.stations.values() if (s.nx, s.ny) == (nx, ny)), None)
+    if station is not None and station.id in fault.missing:
+        return ncst_envelope("03", "NO_DATA", [])
+    wanted = fault.values.get(station.id if station else 0, {})
+    overrides = {k: f"{v:.1f}" if isinstance(v, float) else str(v) for k, v in wanted.items()}
+    items = fcst_items(station or fake.station(999), issue, nx, ny, overrides)
+    return ncst_envelope("00", "NORMAL_SERVICE", items, rows=60)
