@@ -152,6 +152,8 @@ async def test_minute_data_not_applied_blocks_nothing_else(
     assert sample(metrics, "ticker_source_up", source="kma_apihub") == 1.0
     assert sample(metrics, "ticker_source_up", source="ultra_ncst") == 1.0
     assert sample(metrics, "ticker_upstream_requests_total", endpoint="aws_min") == 1.0
+    assert sample(metrics, "ticker_upstream_errors_total", source="aws_min", kind="forbidden") == 1.0
+    assert sample(metrics, "ticker_source_failing", source="aws_min", kind="forbidden") == 1.0
     code = await check(hub_settings, stations, clock=winter)
     line = capsys.readouterr().out.strip()
     assert code == 1

@@ -147,6 +147,9 @@ class Metrics:
         self.poll_duration.labels(result.source).observe(result.duration_s)
         if result.outcome == "error" and result.error_kind:
             self.upstream_errors.labels(result.source, result.error_kind).inc()
+        for feed, kind in result.feeds.items():
+            if kind is not None:
+                self.upstream_errors.labels(feed, kind).inc()
         for endpoint, count in result.requests.items():
             self.upstream_requests.labels(endpoint).inc(count)
         if result.outcome in ("ok", "partial"):

@@ -68,7 +68,7 @@ class Poller:
             rows = None
         else:
             rows = await self._fetch(now, result)
-        await self._record_feeds()
+        await self._record_feeds(result)
         result.requests = dict(drain_requests(self.source))
         if rows is not None:
             result.fetched = len(rows)
@@ -146,12 +146,13 @@ class Poller:
             return
         result.written = written
 
-    async def _record_feeds(self) -> None:
+    async def _record_feeds(self, result: Cycle) -> None:
         """Each weather-word feed's own success or failure, as a source of its own."""
         drain = getattr(self.source, "drain_feed_states", None)
         if not callable(drain):
             return
         for state in drain():
+            result.feeds[state.name] = state.error_kind
             with contextlib.suppress(StoreError):
                 await self.store.record_source(
                     state.name, at=state.at, error_kind=state.error_kind, message=state.message
