@@ -37,6 +37,8 @@ def test_three_replicas_poll_once_per_interval_and_a_killed_leader_is_replaced(
             "TICKER_KMA_BASE_URL": hub_url,
             "TICKER_KMA_AUTH_KEY": "replica-test-key",
             "TICKER_FALLBACK": "none",
+            "TICKER_POLL_TIMING": "interval",  # the hourly table on every cycle: one per interval
+            "TICKER_WORD_FEEDS": "none",
         }
         replicas = [
             fleet.add(f"r{i}", interval_s=INTERVAL_S, lease_ttl_s=TTL_S, env=upstream) for i in range(3)

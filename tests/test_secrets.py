@@ -61,6 +61,7 @@ def test_secrets_never_show_on_any_error_path(tmp_path: Path, stations):
             "TICKER_KMA_BASE_URL": fake_url,
             "TICKER_PORT": str(port),
             "TICKER_POLL_INTERVAL_S": "0.5",
+            "TICKER_POLL_TIMING": "interval",  # every cycle asks: each fault shows within a cycle
             "TICKER_POLL_JITTER_S": "0",
             "TICKER_KMA_TIMEOUT_S": "0.5",
             "TICKER_KMA_RETRIES": "0",
