@@ -104,7 +104,7 @@ async def test_article_includes_the_ticker_and_the_cache_outlives_it(
             def shows_the_ticker(article: bytes) -> None:
                 page = parse_widget(article.decode())
                 assert [s["name"] for s in page.stations] == names
-                assert page.attribution.strip() == "기상청 제공"
+                assert page.attribution.strip() == "모의 데이터 · 실제 날씨 아님"  # the sim source
 
             # A browser asks for the article with gzip: the included widget is plain HTML in it.
             status, headers, article = await get("/article.html")

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -21,18 +22,24 @@ def _get(url: str) -> tuple[int, str]:
     try:
         with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - 127.0.0.1 only
             return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
     except OSError:
         return 0, ""
 
 
 class Service:
-    def __init__(self, tmp: Path, *args: str) -> None:
+    def __init__(self, tmp: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TICKER_")} | {
-            "TICKER_DATA_DIR": str(tmp / "data"),
-            "TICKER_PORT": str(self.port),
-        }
+        env = (
+            {k: v for k, v in os.environ.items() if not k.startswith("TICKER_")}
+            | {
+                "TICKER_DATA_DIR": str(tmp / "data"),
+                "TICKER_PORT": str(self.port),
+            }
+            | (env or {})
+        )
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "ticker", "serve", *args],
             env=env,
@@ -61,7 +68,8 @@ def test_fresh_start_shows_all_stations_then_restart_serves_the_last_data(tmp_pa
         _status, body = _get(first.base + "/widget")
         page = parse_widget(body)
         assert [int(s["id"]) for s in page.stations] == STATION_ORDER
-        assert page.attribution.strip() == "기상청 제공"
+        # No key and no TICKER_SOURCE: simulated weather, and every surface says so.
+        assert page.attribution.strip() == "모의 데이터 · 실제 날씨 아님"
         assert len(page.date.strip()) == len("2025.07.28 (월)")
         for line in page.lines():
             *_word, name, temp = line.split(" ")
@@ -69,13 +77,22 @@ def test_fresh_start_shows_all_stations_then_restart_serves_the_last_data(tmp_pa
         _, doc = _get(first.base + "/v1/observations")
         before = json.loads(doc)["stations"]
         assert [s["id"] for s in before] == STATION_ORDER
+        assert json.loads(doc)["attribution"] == "모의 데이터 · 실제 날씨 아님"
+        _, en = _get(first.base + "/widget/frame?lang=en")
+        assert "Simulated data · not real weather" in en and "Source: KMA" not in en
+        _, status_page = _get(first.base + "/status")
+        assert "simulated data · not real weather" in status_page
+        # Never ready behind a load balancer unless simulated weather was chosen on purpose.
+        status, ready = _get(first.base + "/readyz")
+        assert status == 503 and "TICKER_SOURCE=sim" in json.loads(ready)["failing"]["source"]
     finally:
         code, out = first.stop()
     assert code == 0, out
+    assert "source sim - simulated data, not real weather" in out
     assert not (tmp_path / "data" / "redis.port").exists()  # the embedded Redis went down with it
 
     # Web role only: nothing polls, so whatever shows comes from the persisted Redis.
-    second = Service(tmp_path, "--role", "web")
+    second = Service(tmp_path, "--role", "web", env={"TICKER_SOURCE": "sim"})
     try:
         wait_until(lambda: _get(second.base + "/healthz")[0] == 200, timeout=10, what="the restart")
         _, doc = _get(second.base + "/v1/observations")
@@ -84,6 +101,7 @@ def test_fresh_start_shows_all_stations_then_restart_serves_the_last_data(tmp_pa
             (s["id"], s["observed_at"], s["temperature_c"]) for s in before
         ]
         assert len(second.widget_lines()) == 16
+        assert _get(second.base + "/readyz?check=source")[0] == 200  # sim chosen explicitly
     finally:
         code, out = second.stop()
     assert code == 0, out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
@@ -13,6 +14,19 @@ from ticker.wrn import WarningEntry
 
 KST = ZoneInfo("Asia/Seoul")
 ATTRIBUTION = "기상청 제공"
+ATTRIBUTION_EN = "Source: KMA"
+# Said in place of the KMA credit whenever a value shown comes from the simulated source.
+SIM_SOURCE = "sim"
+ATTRIBUTION_SIM = "모의 데이터 · 실제 날씨 아님"
+ATTRIBUTION_SIM_EN = "Simulated data · not real weather"
+
+
+def attribution(sources: Iterable[str | None], lang: str = "ko") -> str:
+    """The credit line for values from these sources: KMA's, unless any of them is simulated."""
+    simulated = any(s == SIM_SOURCE for s in sources)
+    if lang == "en":
+        return ATTRIBUTION_SIM_EN if simulated else ATTRIBUTION_EN
+    return ATTRIBUTION_SIM if simulated else ATTRIBUTION
 
 
 # A station's limits, shared by the model and by the stations.yaml entry it is built from.
@@ -109,7 +123,11 @@ class ObservationsDocument(BaseModel):
 
     generated_at: AwareDatetime
     date_label: str
-    attribution: str = ATTRIBUTION
+    attribution: str = Field(
+        default=ATTRIBUTION,
+        description=f"'{ATTRIBUTION}', or '{ATTRIBUTION_SIM}' when any value is simulated",
+    )
+    simulated: bool = Field(default=False, description="true when any value comes from the simulated source")
     version: int = Field(description="snapshot version this document was built from")
     stations: list[StationObservation]
     warnings_status: Literal["ok", "unknown"] = Field(

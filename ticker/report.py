@@ -23,7 +23,7 @@ from ticker.freshness import (
     human_age,
     parse_cycles,
 )
-from ticker.models import KST, Observation, Station
+from ticker.models import ATTRIBUTION_SIM_EN, KST, SIM_SOURCE, Observation, Station
 from ticker.redaction import redact
 from ticker.store import EMPTY_SNAPSHOT, Snapshot, Store
 from ticker.wrn_health import WarningsHealth, judge_warnings, warnings_problem
@@ -100,6 +100,7 @@ class FreshnessReport(BaseModel):
     stations: list[StationFreshness]
     cycles: list[Cycle]
     warnings: WarningsHealth | None = Field(default=None, description="the weather-warnings feed")
+    simulated: bool = Field(default=False, description="true when any stored value is simulated")
 
 
 def source_health(name: str, raw: Mapping[str, str], tz: Any = KST) -> SourceHealth:
@@ -188,6 +189,7 @@ def build_report(
     problems = critical + warning
     fresh = counts[State.FRESH]
     summary = problems[0] if problems else f"{fresh} of {len(rows)} stations fresh"
+    simulated = any(o.source == SIM_SOURCE for o in observations.values())
     return FreshnessReport(
         generated_at=now.replace(microsecond=0),
         status=status,
@@ -202,6 +204,7 @@ def build_report(
         stations=rows,
         cycles=parsed_cycles[:CYCLES_SHOWN],
         warnings=warnings,
+        simulated=simulated,
     )
 
 
@@ -244,6 +247,8 @@ def headline(report: FreshnessReport) -> str:
     elif not report.poller.alive:
         parts.append("poller not polling")
     parts += [f"{s.name} failing ({s.last_error_kind})" for s in report.sources if s.state == "failing"]
+    if report.simulated:
+        parts.insert(0, ATTRIBUTION_SIM_EN)
     if not parts:
         return report.summary
     fresh = f"{report.counts[State.FRESH]} of {len(report.stations)} stations fresh"

@@ -99,7 +99,8 @@ async def test_demo_page_shows_the_ticker_in_all_three_embeds(ticker, browser, s
     }
     for where, shown in texts.items():
         assert "2025.07.28 (월)" in shown, where
-        assert "기상청 제공" in shown, where
+        # Simulated weather says so in every embed, never "기상청 제공".
+        assert "모의 데이터 · 실제 날씨 아님" in shown and "기상청" not in shown, where
         for station in stations:
             assert station.name in shown, (where, station.name)
     assert page.errors() == []

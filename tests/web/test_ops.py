@@ -162,7 +162,7 @@ async def test_readyz_names_each_check(store, aiohttp_client, settings, stations
     resp = await client.get("/readyz")
     assert resp.status == 503
     doc = await resp.json()
-    assert doc["ok"] == ["redis"]
+    assert doc["ok"] == ["redis", "source"]  # TICKER_SOURCE=sim is set: simulated on purpose
     assert set(doc["failing"]) == {"snapshot", "poll_heartbeat"}
     assert doc["failing"]["poll_heartbeat"] == "no poll cycle recorded"
 
@@ -171,7 +171,7 @@ async def test_readyz_names_each_check(store, aiohttp_client, settings, stations
     assert resp.status == 200
     assert await resp.json() == {
         "role": "web",
-        "ok": ["redis", "snapshot", "poll_heartbeat"],
+        "ok": ["redis", "snapshot", "poll_heartbeat", "source"],
         "failing": {},
     }
 
@@ -179,7 +179,7 @@ async def test_readyz_names_each_check(store, aiohttp_client, settings, stations
     resp = await client.get("/readyz")
     assert resp.status == 503
     doc = await resp.json()
-    assert doc["ok"] == ["redis", "snapshot"]
+    assert doc["ok"] == ["redis", "snapshot", "source"]
     assert doc["failing"]["poll_heartbeat"] == "last poll cycle 211 s ago (limit 210 s)"
 
     assert (await client.get("/healthz")).status == 200  # alive all along
@@ -199,7 +199,7 @@ async def test_readyz_and_freshness_without_redis(dead_store, aiohttp_client, se
     resp = await client.get("/readyz")
     assert resp.status == 503
     doc = await resp.json()
-    assert doc["ok"] == []
+    assert doc["ok"] == ["source"]
     assert doc["failing"]["redis"].startswith("redis: ")
     assert "127.0.0.1" not in doc["failing"]["redis"]
     resp = await client.get("/v1/freshness")
@@ -337,6 +337,35 @@ async def test_a_poller_serves_no_reader_route(store, aiohttp_client, settings, 
     assert (await client.get("/metrics")).status == 200
 
 
+async def test_readyz_fails_on_simulated_weather_nobody_chose(
+    store, aiohttp_client, settings, stations, clock
+):
+    # No key and no TICKER_SOURCE: the service runs on simulated weather by default.
+    implicit = settings.model_copy(update={"source": None, "kma_auth_key": None})
+    assert implicit.effective_source == "sim"
+    app = ops_app(implicit, stations, store, clock)
+    client = await aiohttp_client(app)
+    await poll(app)
+    for path in ("/readyz", "/readyz?check=snapshot"):  # a web replica's narrow probe included
+        resp = await client.get(path)
+        assert resp.status == 503, path
+        doc = await resp.json()
+        assert list(doc["failing"]) == ["source"], path
+        assert "TICKER_KMA_AUTH_KEY" in doc["failing"]["source"]
+        assert "TICKER_SOURCE=sim" in doc["failing"]["source"]
+    freshness = await (await client.get("/v1/freshness")).json()
+    assert freshness["simulated"] is True
+    page = await (await client.get("/status")).text()
+    assert "simulated data · not real weather" in page
+
+    # Chosen explicitly: ready.
+    app = ops_app(implicit.model_copy(update={"source": "sim"}), stations, store, clock)
+    client = await aiohttp_client(app)
+    await poll(app)
+    resp = await client.get("/readyz")
+    assert resp.status == 200 and "source" in (await resp.json())["ok"]
+
+
 async def test_readyz_runs_only_the_checks_asked_for(store, aiohttp_client, settings, stations, clock):
     app = ops_app(settings, stations, store, clock)
     client = await aiohttp_client(app)
@@ -347,11 +376,11 @@ async def test_readyz_runs_only_the_checks_asked_for(store, aiohttp_client, sett
     # must not pull every replica out at once.)
     resp = await client.get("/readyz?check=snapshot")
     assert resp.status == 200
-    assert await resp.json() == {"role": "web", "ok": ["snapshot"], "failing": {}}
+    assert await resp.json() == {"role": "web", "ok": ["snapshot", "source"], "failing": {}}
     resp = await client.get("/readyz?check=redis,poll_heartbeat")
     assert resp.status == 503
     doc = await resp.json()
-    assert doc["ok"] == ["redis"] and list(doc["failing"]) == ["poll_heartbeat"]
+    assert doc["ok"] == ["redis", "source"] and list(doc["failing"]) == ["poll_heartbeat"]
     for bad in ("/readyz?check=disk", "/readyz?verbose=1"):
         resp = await client.get(bad)
         assert resp.status == 400, bad

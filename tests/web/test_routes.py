@@ -146,7 +146,9 @@ async def test_405_and_500_are_no_store(aiohttp_client, settings, stations, stor
 
 async def test_variants(client, stations):
     en = parse_widget(await (await client.get("/widget?lang=en")).text())
-    assert en.attribution.strip() == "Source: KMA" and "Seoul" in [s["name"] for s in en.stations]
+    assert en.attribution.strip() == "Simulated data · not real weather" and "Seoul" in [
+        s["name"] for s in en.stations
+    ]
     some = await client.get("/widget?stations=108,98")
     page = parse_widget(await some.text())
     order = [s.id for s in stations if s.id in (98, 108)]

@@ -167,10 +167,11 @@ def build_openapi(station_ids: Sequence[int], pinned_script_path: str) -> dict[s
                     "name": "check",
                     "in": "query",
                     "required": False,
-                    "description": "only these checks (comma-separated): redis, snapshot, poll_heartbeat",
+                    "description": "only these checks (comma-separated): redis, snapshot, poll_heartbeat, "
+                    "source",
                     "schema": {
                         "type": "string",
-                        "pattern": r"^(redis|snapshot|poll_heartbeat)(,(redis|snapshot|poll_heartbeat))*$",
+                        "pattern": r"^(C)(,(C))*$".replace("C", "redis|snapshot|poll_heartbeat|source"),
                     },
                 }
             ],

@@ -134,7 +134,7 @@ def _metrics_handler(app: web.Application) -> Handler:
     return handler
 
 
-READY_CHECKS = ("redis", "snapshot", "poll_heartbeat")
+READY_CHECKS = ("redis", "snapshot", "poll_heartbeat", "source")
 
 
 async def _redis_check(app: web.Application) -> str | None:
@@ -164,7 +164,22 @@ async def _heartbeat_check(app: web.Application) -> str | None:
     return f"last poll cycle {health.heartbeat_age_s} s ago (limit {health.max_silence_s} s)"
 
 
-_CHECKS = {"redis": _redis_check, "snapshot": _snapshot_check, "poll_heartbeat": _heartbeat_check}
+async def _source_check(app: web.Application) -> str | None:
+    """Simulated weather only when asked for: a deployment that forgot its key never gets ready."""
+    if app[keys.SETTINGS].source is None and app[keys.SETTINGS].effective_source == "sim":
+        return (
+            "serving simulated weather: TICKER_KMA_AUTH_KEY is unset; set it, "
+            "or set TICKER_SOURCE=sim to serve simulated data on purpose"
+        )
+    return None
+
+
+_CHECKS = {
+    "redis": _redis_check,
+    "snapshot": _snapshot_check,
+    "poll_heartbeat": _heartbeat_check,
+    "source": _source_check,
+}
 
 
 def _wanted(request: web.Request, names: tuple[str, ...]) -> tuple[str, ...]:
@@ -179,7 +194,9 @@ def _wanted(request: web.Request, names: tuple[str, ...]) -> tuple[str, ...]:
         raise BadRequest("'check' names an empty check")
     if any(n not in names for n in asked):
         raise BadRequest(f"'check' must be among: {', '.join(names)}")
-    return tuple(n for n in names if n in asked)
+    # The source is a fact of the configuration, not a dependency: every probe asks it, so that
+    # a web replica's narrow probe (?check=snapshot) also keeps simulated weather out of service.
+    return tuple(n for n in names if n in asked or n == "source")
 
 
 def _readyz(role: str) -> Handler:

@@ -14,19 +14,19 @@ import jinja2
 
 from ticker.freshness import human_age
 from ticker.models import (
-    ATTRIBUTION,
     KST,
+    SIM_SOURCE,
     Observation,
     ObservationsDocument,
     Station,
     StationObservation,
+    attribution,
     date_label,
 )
 from ticker.weather import Condition
 from ticker.web.warnings_view import badge_css, level_class, summary
 from ticker.wrn import WarningsStatus, WeatherWarning, covering, entry, status_at
 
-ATTRIBUTION_EN = "Source: KMA"
 # Sources other than the ASOS observation, marked in the widget: (ko, en) of what the value is.
 MARKED_SOURCES = {"ultra_ncst": ("초단기실황(격자)", "KMA nowcast (grid)")}
 
@@ -235,10 +235,12 @@ def observations_document(view: View, station_ids: Sequence[int] | None = None) 
         if wanted is not None and item.station.id not in wanted:
             continue
         rows.append(station_json(item, view.now, view.warnings_status))
+    simulated = any(row.source == SIM_SOURCE for row in rows)
     return ObservationsDocument(
         generated_at=view.now.astimezone(KST).replace(microsecond=0),
         date_label=date_label(view.now),
-        attribution=ATTRIBUTION,
+        attribution=attribution([SIM_SOURCE] if simulated else [], "ko"),
+        simulated=simulated,
         version=view.version,
         stations=rows,
         warnings_status=view.warnings_status,
@@ -298,7 +300,8 @@ def _context(view: View, variant: Variant) -> dict[str, object]:
         "height": reserved_height(variant.layout, len(chosen)),
         "duration_s": len(items) * SCROLL_S_PER_STATION,
         "date_label": date_label(view.now, lang),
-        "attribution": ATTRIBUTION_EN if lang == "en" else ATTRIBUTION,
+        # Simulated values never go out under KMA's name.
+        "attribution": attribution((i.source for i in chosen), lang),
         "t": _TEXT["en" if lang == "en" else "ko"],
         "warning_summary": summary([(i.name(lang), i.warnings) for i in items], lang),
         "has_warnings": any(i.warnings for i in items),
