@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import logging
+import socket
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -23,8 +25,10 @@ from ticker.logs import setup_logging
 from ticker.models import KST, Station
 from ticker.poll.poller import Poller
 from ticker.poll.sources import build_source, new_session
+from ticker.redis_url import validate_redis_url
 from ticker.report import Status, check_line, load_report
 from ticker.store import Store, connect
+from ticker.web.policy import check_frame_ancestors
 from ticker.workers import HANDLER_GRACE_S, run, serve_workers
 
 logger = logging.getLogger("ticker")
@@ -67,7 +71,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _settings_error(err: ValidationError) -> str:
     first = err.errors(include_url=False)[0]
     field = ".".join(str(p) for p in first["loc"])
-    return f"configuration: TICKER_{field.upper()}: {first['msg']}"
+    return f"configuration: TICKER_{field.upper()}: {str(first['msg']).removeprefix('Value error, ')}"
 
 
 @contextlib.contextmanager
@@ -107,28 +111,83 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
 
 
+def preflight(settings: Settings) -> None:
+    """The settings a command relies on, checked before anything starts; ConfigError names one."""
+    if settings.redis_url is not None:
+        validate_redis_url(settings.redis_url.get_secret_value())
+    check_frame_ancestors(settings.frame_ancestors)
+    if settings.effective_source == "kma_apihub" and settings.kma_auth_key is None:
+        msg = "TICKER_SOURCE=kma_apihub needs TICKER_KMA_AUTH_KEY"
+        raise ConfigError(msg)
+
+
+def bind(settings: Settings, *, reuse_port: bool = False) -> socket.socket:
+    """The listening socket, or ConfigError naming TICKER_HOST or TICKER_PORT."""
+    try:
+        infos = socket.getaddrinfo(
+            settings.host, settings.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except (socket.gaierror, UnicodeError) as err:
+        reason = err.strerror if isinstance(err, socket.gaierror) else "not a valid host name"
+        msg = f"TICKER_HOST: cannot listen on {settings.host!r}: {reason}"
+        raise ConfigError(msg) from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(address)
+        sock.listen(512)
+    except OSError as err:
+        sock.close()
+        if err.errno == errno.EADDRINUSE:
+            msg = f"TICKER_PORT: {settings.host}:{settings.port} is already in use by another process"
+        elif err.errno == errno.EADDRNOTAVAIL:
+            msg = f"TICKER_HOST: {settings.host} is not an address of this machine"
+        elif err.errno == errno.EACCES:
+            msg = f"TICKER_PORT: no permission to listen on port {settings.port}"
+        else:
+            msg = f"TICKER_HOST/TICKER_PORT: cannot listen on {settings.host}:{settings.port}: {err.strerror}"
+        raise ConfigError(msg) from None
+    sock.setblocking(False)
+    return sock
+
+
 def serve(settings: Settings, stations: list[Station]) -> int:
     """Run the service until SIGINT/SIGTERM, then stop gracefully within 10 s.
 
-    On the signal aiohttp closes the listener and idle connections; the poller stops and hands
-    the lease over (``on_shutdown``); requests in flight get up to HANDLER_GRACE_S to finish;
-    then every resource closes in reverse order of opening.
+    Every setting is checked and the port bound before anything starts or says it runs. On the
+    signal aiohttp closes the listener and idle connections; the poller stops and hands the lease
+    over (``on_shutdown``); requests in flight get up to HANDLER_GRACE_S to finish; then every
+    resource closes in reverse order of opening.
     """
-    with redis_url(settings) as url:
-        settings = settings.model_copy(update={"redis_url": _secret(url)})
-        logger.info(
-            "ticker %s on http://%s:%s (role %s, source %s)",
-            __version__,
-            settings.host,
-            settings.port,
-            settings.role,
-            settings.effective_source,
-        )
-        if settings.workers > 1 and settings.role != "poller":
-            return serve_workers(settings, stations)
-        app = create_app(settings, stations=stations)
-        app.on_shutdown.append(_log_shutdown)
-        run(app, settings, shutdown_timeout=HANDLER_GRACE_S)
+    preflight(settings)
+    workers = settings.workers > 1 and settings.role != "poller"
+    sock = bind(settings, reuse_port=workers)
+    port = sock.getsockname()[1]
+    if workers:
+        sock.close()  # each worker binds the port itself; this one only proved it is free
+    try:
+        with redis_url(settings) as url:
+            settings = settings.model_copy(update={"redis_url": _secret(url)})
+            simulated = " - simulated data, not real weather" if settings.effective_source == "sim" else ""
+            logger.info(
+                "ticker %s on http://%s:%s (role %s, source %s%s)",
+                __version__,
+                settings.host,
+                port,
+                settings.role,
+                settings.effective_source,
+                simulated,
+            )
+            if workers:
+                return serve_workers(settings, stations)
+            app = create_app(settings, stations=stations)
+            app.on_shutdown.append(_log_shutdown)
+            run(app, settings, shutdown_timeout=HANDLER_GRACE_S, sock=sock)
+    finally:
+        sock.close()
     logger.info("stopped")
     return 0
 

@@ -134,3 +134,16 @@ def parse_sentinel_url(url: str) -> SentinelUrl:
         connection_kwargs=connection,
         sentinel_kwargs=sentinel,
     )
+
+
+def validate_redis_url(url: str) -> None:
+    """ConfigError naming TICKER_REDIS_URL when no client could be built from ``url``; no I/O."""
+    if is_sentinel_url(url):
+        parse_sentinel_url(url)
+        return
+    try:
+        parse_url(url)
+    except ValueError:
+        # redis-py's text may quote the URL, password included: it is not passed on.
+        msg = "TICKER_REDIS_URL: not a usable Redis URL (expected redis://, rediss://, unix:// or redis+sentinel://)"
+        raise ConfigError(msg) from None

@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import shutil
 import signal
+import socket
 import tempfile
 import time
 from collections.abc import Sequence
@@ -55,10 +56,12 @@ def run(
     *,
     reuse_port: bool = False,
     shutdown_timeout: float = HANDLER_GRACE_S,
+    sock: socket.socket | None = None,
 ) -> None:
     """Run one server process until SIGINT/SIGTERM, then shut down gracefully.
 
-    The steps of ``aiohttp.web.run_app`` with the runner of ``ticker.web.fastpath``.
+    The steps of ``aiohttp.web.run_app`` with the runner of ``ticker.web.fastpath``; on ``sock``
+    when given (already bound and listening), else on the configured host and port.
     """
     loop = new_event_loop()
     asyncio.set_event_loop(loop)
@@ -66,7 +69,11 @@ def run(
 
     async def serve() -> None:
         await runner.setup()
-        site = web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port or None)
+        site: web.BaseSite
+        if sock is not None:
+            site = web.SockSite(runner, sock)
+        else:
+            site = web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port or None)
         await site.start()
         await asyncio.Event().wait()
 
