@@ -1,4 +1,4 @@
-"""Command line: ticker serve | poll --once | check."""
+"""Command line: ticker serve | poll --once | check | doctor."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 
 from aiohttp import web
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from ticker import __version__
 from ticker.app import create_app
@@ -23,6 +23,7 @@ from ticker.errors import ConfigError, StoreError
 from ticker.freshness import State, assess
 from ticker.logs import setup_logging
 from ticker.models import KST, Station
+from ticker.poll.doctor import Probe, Verdict, probe_upstreams
 from ticker.poll.poller import Poller
 from ticker.poll.sources import build_source, new_session
 from ticker.redis_url import validate_redis_url
@@ -51,6 +52,10 @@ def _parser() -> argparse.ArgumentParser:
     poll.add_argument("--once", action="store_true", required=True, help="run one cycle and exit")
 
     sub.add_parser("check", help="freshness check for monitors: exit 0 ok, 1 warning, 2 critical")
+    sub.add_parser(
+        "doctor",
+        help="ask each upstream API once with the configured key; check Redis, stations and settings",
+    )
     return parser
 
 
@@ -95,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ticker: {_settings_error(err)}", file=sys.stderr)
         return EXIT_CONFIG
     setup_logging(settings.log_level, settings.log_format)
+    if args.command == "doctor":
+        return asyncio.run(doctor(settings))
     try:
         stations = load_stations(settings.stations_path())
     except ConfigError as err:
@@ -197,8 +204,6 @@ async def _log_shutdown(app: web.Application) -> None:
 
 
 def _secret(url: str) -> object:
-    from pydantic import SecretStr
-
     return SecretStr(url)
 
 
@@ -285,3 +290,85 @@ async def check(
         await redis.aclose()
     print(check_line(report))
     return report.status.exit_code
+
+
+def settings_in_effect(settings: Settings) -> list[str]:
+    """``TICKER_X=value`` for every setting; secrets only as set or unset; defaults marked."""
+    lines = []
+    for name, field in type(settings).model_fields.items():
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr) or "secret" in str(field.annotation).lower():
+            shown = "(unset)" if value is None else "(set)"
+        else:
+            shown = "(unset)" if value is None else str(value)
+        if name == "source":
+            shown += f" -> {settings.effective_source}"
+        origin = "" if name in settings.model_fields_set else "  (default)"
+        lines.append(f"TICKER_{name.upper()}={shown}{origin}")
+    return lines
+
+
+async def _redis_probe(settings: Settings) -> Probe:
+    if settings.redis_url is None:
+        running = EmbeddedRedis(settings.data_dir).running_url()
+        state = "running" if running else "started by 'ticker serve'"
+        return Probe(
+            Verdict.OK, "redis", f"embedded (TICKER_REDIS_URL unset), {state}, data in {settings.data_dir}"
+        )
+    redis = connect(settings.redis_url.get_secret_value())
+    try:
+        await Store(redis).ping()
+    except StoreError as err:
+        return Probe(Verdict.FAIL, "redis", f"TICKER_REDIS_URL does not answer ({err})")
+    finally:
+        await redis.aclose()
+    return Probe(Verdict.OK, "redis", "TICKER_REDIS_URL answers")
+
+
+def _source_probe(settings: Settings) -> Probe:
+    source = settings.effective_source
+    if source == "sim" and settings.source is None:
+        return Probe(
+            Verdict.FAIL,
+            "source",
+            "sim: no TICKER_KMA_AUTH_KEY, so the service would serve simulated weather "
+            "(set the key, or TICKER_SOURCE=sim to mean it)",
+        )
+    if source == "sim":
+        return Probe(Verdict.OK, "source", "sim (TICKER_SOURCE=sim): simulated weather, labelled as such")
+    return Probe(Verdict.OK, "source", f"{source}: real KMA data")
+
+
+async def doctor(settings: Settings, *, now: datetime | None = None) -> int:
+    """One line per check; exit 0 only when everything the settings need works."""
+    probes: list[tuple[Probe, bool]] = []
+    path = settings.stations_path()
+    stations: list[Station] = []
+    try:
+        stations = load_stations(path)
+        probes.append((Probe(Verdict.OK, "stations", f"{path}: {len(stations)} stations"), True))
+    except ConfigError as err:
+        probes.append((Probe(Verdict.FAIL, "stations", str(err)), True))
+    try:
+        preflight(settings)
+        probes.append((Probe(Verdict.OK, "settings", "valid"), True))
+    except ConfigError as err:
+        probes.append((Probe(Verdict.FAIL, "settings", str(err)), True))
+    probes.append((_source_probe(settings), True))
+    try:
+        probes.append((await _redis_probe(settings), True))
+    except ConfigError as err:
+        probes.append((Probe(Verdict.FAIL, "redis", str(err)), True))
+    if stations:
+        probes += await probe_upstreams(settings, stations[0], now or datetime.now(UTC))
+    for probe, _needed in probes:
+        print(probe.line())
+    print("settings in effect:")
+    for line in settings_in_effect(settings):
+        print(f"  {line}")
+    failed = [p.name for p, needed in probes if needed and p.verdict is Verdict.FAIL]
+    if failed:
+        print(f"doctor: {len(failed)} problem(s): {', '.join(failed)}", file=sys.stderr)
+        return 1
+    print("doctor: everything needed works")
+    return 0

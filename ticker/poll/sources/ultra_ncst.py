@@ -246,6 +246,13 @@ class UltraNcstSource:
         """The nowcast of one station's cell; one hour earlier when this hour is not out yet."""
         return to_observation(await self.cell(station.nx, station.ny, base_time(now)), station, now)
 
+    async def probe(self, station: Station, now: datetime) -> Observation:
+        """One request for this hour's nowcast of one station's cell (``ticker doctor``)."""
+        items = await self._request(
+            ncst_params(self._key_param, self._key, base_time(now), station.nx, station.ny)
+        )
+        return to_observation(items, station, now)
+
     async def fetch(self, stations: Sequence[Station], now: datetime) -> list[Observation]:
         """Nowcasts for these stations; raise the first error only when every one failed."""
         limit = asyncio.Semaphore(MAX_CONCURRENT)
