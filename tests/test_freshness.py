@@ -220,7 +220,7 @@ def test_verdict(age: int | None, beat: int | None, status: Status, words: str) 
     assert report.status is status
     assert words in report.summary
     line = check_line(report)
-    assert line.startswith(status.value.upper() + ": ")
+    assert line.startswith(status.value.upper() + " - ")
     assert "\n" not in line
     if status is not Status.OK:
         assert line.endswith(words)
@@ -239,7 +239,7 @@ def test_failing_source_is_a_warning_while_stations_are_fresh() -> None:
     assert report.problems == ["sim failing, last at 07-28 15:05 KST (quota: )"]
     assert "sim failing (quota)" in headline(report)
     assert check_line(report) == (
-        "WARNING: 1 of 1 stations fresh; sim failing, last at 07-28 15:05 KST (quota: )"
+        "WARNING - 1 of 1 stations fresh; sim failing, last at 07-28 15:05 KST (quota: )"
     )
 
 

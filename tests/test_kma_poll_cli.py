@@ -67,6 +67,19 @@ async def ticker(env: dict[str, str], *args: str, cwd: Path) -> tuple[int, str, 
     return proc.returncode, out.decode(), err.decode()
 
 
+def column_starts(line: str) -> list[int]:
+    """The display column where each space-separated cell of a line starts."""
+    from ticker.cli import display_width
+
+    starts, at, before = [], 0, " "
+    for char in line:
+        if before == " " and char != " ":
+            starts.append(at)
+        at += display_width(char)
+        before = char
+    return starts
+
+
 async def baseline(stations: list[Station], store: Store, fake: FakeApiHub) -> Snapshot:
     """Good data stored the way the service stores it, before a fault is tried."""
     async with aiohttp.ClientSession() as http:
@@ -113,6 +126,12 @@ async def test_poll_once_shows_what_the_rows_say(env, fake, stations, store, tmp
     assert lines[156][5:] == ["구름조금", "0.0℃"]
     assert lines[159][-1] == f"{float(fake.last_rows[159]['TA']):.1f}℃"  # not the future row's 45.5
     assert "-99" not in out and "45.5" not in out
+    # Columns line up on a terminal: each starts at the same display column (Hangul is two wide).
+    table = [line for line in out.splitlines() if line[:4].strip().isdigit()]
+    # (A line with no time has one cell fewer: the time is "07-28 15:00", two words.)
+    # The id is right-aligned: the columns after it are compared.
+    fullest = max((column_starts(line)[1:] for line in table), key=len)
+    assert {start for line in table for start in column_starts(line)[1:]} == set(fullest), table
     assert code == 1  # 133 has no usable row
     assert err.strip().splitlines()[-1] == "poll incomplete: 1 of 16 stations not fresh: 대전(missing)"
     snap = await store.load_snapshot()
@@ -174,18 +193,18 @@ async def test_a_fault_changes_nothing_stored_and_says_why_in_one_line(
 async def test_check_names_a_failing_upstream_until_it_answers_again(env, fake, stations, store, tmp_path):
     await baseline(stations, store, fake)
     code, out, _ = await ticker(env, "check", cwd=tmp_path)
-    assert (code, out.strip()) == (0, "OK: 16 of 16 stations fresh")
+    assert (code, out.strip()) == (0, "OK - 16 of 16 stations fresh")
     fake.set_fault(kind="quota")
     assert (await ticker(env, "poll", "--once", cwd=tmp_path))[0] == 1
     code, out, _ = await ticker(env, "check", cwd=tmp_path)
     assert code == 1  # the data is still fresh: a warning, so ops hear of it before readers do
-    assert out.startswith("WARNING: 16 of 16 stations fresh; kma_apihub failing, last at ")
+    assert out.startswith("WARNING - 16 of 16 stations fresh; kma_apihub failing, last at ")
     assert out.strip().endswith("KST (quota: quota exceeded (HTTP 403: API 호출 한도를 초과했습니다.))")
     assert len(out.strip().splitlines()) == 1 and KEY not in out
     fake.clear_faults()
     assert (await ticker(env, "poll", "--once", cwd=tmp_path))[0] == 0
     code, out, _ = await ticker(env, "check", cwd=tmp_path)
-    assert (code, out.strip()) == (0, "OK: 16 of 16 stations fresh")
+    assert (code, out.strip()) == (0, "OK - 16 of 16 stations fresh")
 
 
 async def test_no_key_is_a_configuration_error(env, store, tmp_path):

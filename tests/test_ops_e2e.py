@@ -127,7 +127,7 @@ async def test_stop_the_upstream_stale_everywhere_start_it_fresh_again(
     # 15:05 KST: the 15:00 rows are in; everything is fresh.
     everywhere = await svc.states()
     assert everywhere == {k: dict.fromkeys(ids, "fresh") for k in ("json", "status", "metrics")}
-    assert await svc.check(capsys) == (0, "OK: 16 of 16 stations fresh")
+    assert await svc.check(capsys) == (0, "OK - 16 of 16 stations fresh")
 
     # Stop the fake Hub: connection refused from now on.
     port = int(hub.base_url.rsplit(":", 1)[1])
@@ -159,7 +159,7 @@ async def test_stop_the_upstream_stale_everywhere_start_it_fresh_again(
     assert "circuit_open" in outcomes  # the poller backed off; the heartbeat still beat
     code, line = await svc.check(capsys)
     assert code == 2
-    assert line.startswith("CRITICAL: 0 of 16 stations fresh; 16 of 16 stations stale or missing: ")
+    assert line.startswith("CRITICAL - 0 of 16 stations fresh; 16 of 16 stations stale or missing: ")
     assert "kma_apihub failing, last at " in line and "(connection: " in line
     metrics = await (await svc.client.get("/metrics")).text()
     assert sample(metrics, "ticker_source_up", source="kma_apihub") == 0.0
@@ -175,7 +175,7 @@ async def test_stop_the_upstream_stale_everywhere_start_it_fresh_again(
     assert result.outcome == "ok", result
     everywhere = await svc.states()
     assert everywhere == {k: dict.fromkeys(ids, "fresh") for k in ("json", "status", "metrics")}
-    assert await svc.check(capsys) == (0, "OK: 16 of 16 stations fresh")
+    assert await svc.check(capsys) == (0, "OK - 16 of 16 stations fresh")
     metrics = await (await svc.client.get("/metrics")).text()
     assert sample(metrics, "ticker_source_up", source="kma_apihub") == 1.0
     assert (await svc.client.get("/readyz")).status == 200

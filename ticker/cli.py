@@ -9,6 +9,7 @@ import errno
 import logging
 import socket
 import sys
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 
@@ -233,12 +234,15 @@ async def poll_once(settings: Settings, stations: list[Station]) -> int:
         finally:
             await redis.aclose()
     rows = assess(stations, snap.observations, snap.fetched_at, now)
+    table = []
     for row in rows:
         obs = snap.observations.get(row.id)
         temp = "-" if obs is None or obs.temperature_c is None else f"{obs.temperature_c:.1f}℃"
         word = obs.condition.label_ko if obs and obs.condition else "-"
         when = row.observed_at.astimezone(KST).strftime("%m-%d %H:%M") if row.observed_at else "-"
-        print(f"{row.id:>4} {row.name:<6} {row.state.value:<7} {when:<11} {word:<5} {temp}")
+        table.append([str(row.id), row.name, row.state.value, when, word, temp])
+    for line in aligned(table, right=(0,)):
+        print(line)
     bad = [r for r in rows if r.state is not State.FRESH]
     if result.error_kind is not None:
         why = " ".join((result.message or "").split())  # one line, whatever the upstream said
@@ -252,6 +256,29 @@ async def poll_once(settings: Settings, stations: list[Station]) -> int:
     note = f"; rows rejected: {rejected}" if rejected else ""
     print(f"poll ok: {len(rows)} stations fresh from {result.source} ({result.written} new{note})")
     return 0
+
+
+def display_width(text: str) -> int:
+    """Columns a terminal gives ``text``: two for wide characters such as Hangul, none for combining."""
+    width = 0
+    for char in text:
+        if unicodedata.combining(char):
+            continue
+        width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+    return width
+
+
+def aligned(rows: Sequence[Sequence[str]], *, right: Sequence[int] = ()) -> list[str]:
+    """Rows as lines with every column padded to its widest cell, by display width."""
+    widths = [max(display_width(row[i]) for row in rows) for i in range(len(rows[0]))] if rows else []
+    lines = []
+    for row in rows:
+        cells = []
+        for i, cell in enumerate(row):
+            pad = " " * (widths[i] - display_width(cell))
+            cells.append(pad + cell if i in right else cell + pad)
+        lines.append(" ".join(cells).rstrip())
+    return lines
 
 
 def check_redis_url(settings: Settings) -> str | None:

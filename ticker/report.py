@@ -248,7 +248,7 @@ def headline(report: FreshnessReport) -> str:
         parts.append("poller not polling")
     parts += [f"{s.name} failing ({s.last_error_kind})" for s in report.sources if s.state == "failing"]
     if report.simulated:
-        parts.insert(0, ATTRIBUTION_SIM_EN)
+        parts.append(ATTRIBUTION_SIM_EN)
     if not parts:
         return report.summary
     fresh = f"{report.counts[State.FRESH]} of {len(report.stations)} stations fresh"
@@ -265,7 +265,7 @@ def failing_note(source: SourceHealth) -> str:
 def check_line(report: FreshnessReport) -> str:
     """One line for cron and Nagios-style monitors: verdict, station count, then each problem."""
     fresh = f"{report.counts[State.FRESH]} of {len(report.stations)} stations fresh"
-    return f"{report.status.value.upper()}: " + "; ".join([fresh, *report.problems])
+    return f"{report.status.value.upper()} - " + "; ".join([fresh, *report.problems])
 
 
 async def load_report(

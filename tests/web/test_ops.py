@@ -73,7 +73,7 @@ async def test_station_turns_stale_everywhere_and_recovers(
     assert sample(metrics, "ticker_freshness_status") == 2.0
     assert await check(settings, stations, clock=clock) == 2
     assert capsys.readouterr().out.startswith(
-        "CRITICAL: 0 of 16 stations fresh; 16 of 16 stations stale or missing: 동두천 stale, "
+        "CRITICAL - 0 of 16 stations fresh; 16 of 16 stations stale or missing: 동두천 stale, "
     )
 
     clock.advance(minutes=1)
@@ -84,7 +84,7 @@ async def test_station_turns_stale_everywhere_and_recovers(
     metrics = await (await client.get("/metrics")).text()
     assert sample(metrics, "ticker_station_state", station="108", name="서울", state="fresh") == 1.0
     assert await check(settings, stations, clock=clock) == 0
-    assert capsys.readouterr().out == "OK: 16 of 16 stations fresh\n"
+    assert capsys.readouterr().out == "OK - 16 of 16 stations fresh\n"
 
 
 async def poll_heartbeat_only(store: Store, clock) -> None:
@@ -385,3 +385,25 @@ async def test_readyz_runs_only_the_checks_asked_for(store, aiohttp_client, sett
         resp = await client.get(bad)
         assert resp.status == 400, bad
         assert "disk" not in await resp.text()
+
+
+async def test_json_answers_name_their_charset_and_metrics_are_never_cached(
+    store, aiohttp_client, settings, stations, clock
+):
+    app = ops_app(settings, stations, store, clock)
+    client = await aiohttp_client(app)
+    await poll(app)
+    paths = (
+        "/openapi.json",
+        "/v1/observations",
+        "/v1/freshness",
+        "/healthz",
+        "/readyz",
+        "/nope",
+        "/widget?lang=xx",
+    )
+    for path in paths:
+        resp = await client.get(path)
+        assert resp.headers["Content-Type"] == "application/json; charset=utf-8", path
+    resp = await client.get("/metrics")
+    assert resp.status == 200 and resp.headers["Cache-Control"] == "no-store"

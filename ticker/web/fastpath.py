@@ -172,6 +172,7 @@ class SafeRequestHandler(RequestHandler):
             status=status,
             body=doc.model_dump_json().encode(),
             content_type="application/json",
+            charset="utf-8",
             headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
         )
         resp.force_close()

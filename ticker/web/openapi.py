@@ -211,6 +211,7 @@ async def openapi_json(request: web.Request) -> web.Response:
     return web.Response(
         body=body,
         content_type="application/json",
+        charset="utf-8",
         headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"},
     )
 

@@ -129,7 +129,10 @@ def _metrics_handler(app: web.Application) -> Handler:
         live = request.app[keys.LIVE]
         if live.loaded:
             metrics.snapshot_version.set(live.version)
-        return await expose(request)
+        resp = await expose(request)
+        # Every scrape must reach a live process: no cache between Prometheus and it.
+        resp.headers["Cache-Control"] = NO_STORE
+        return resp
 
     return handler
 

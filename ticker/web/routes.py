@@ -77,7 +77,9 @@ class BadRequest(Exception):
 
 def error_response(status: int, error: str, message: str) -> web.Response:
     body = ErrorDocument(error=error, message=message).model_dump_json().encode()
-    return web.Response(body=body, status=status, content_type="application/json", headers=ERROR_HEADERS)
+    return web.Response(
+        body=body, status=status, content_type="application/json", charset="utf-8", headers=ERROR_HEADERS
+    )
 
 
 # ---------------------------------------------------------------------------------------------
