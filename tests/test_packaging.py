@@ -60,6 +60,8 @@ def test_the_lock_pins_every_service_dependency_with_hashes():
 
 
 def test_the_image_installs_the_lock_then_the_package_alone():
-    steps = [line for line in (ROOT / "deploy" / "Dockerfile").read_text().splitlines() if "pip install" in line]
+    steps = [
+        line for line in (ROOT / "deploy" / "Dockerfile").read_text().splitlines() if "pip install" in line
+    ]
     assert "--require-hashes -r requirements.lock" in steps[0]
     assert "--no-deps ." in steps[1]
