@@ -110,6 +110,8 @@ async def test_kma_values_are_credited_to_kma_and_one_simulated_value_changes_th
     assert "Source: KMA" in en and "Simulated" not in en
     doc = await (await client.get("/v1/observations")).json()
     assert (doc["attribution"], doc["simulated"]) == ("기상청 제공", False)
+    doc = await (await client.get("/v1/warnings")).json()
+    assert (doc["attribution"], doc["simulated"]) == ("기상청 제공", False)
 
     # One station's value from the simulation: the whole strip says so (and only that station's
     # JSON row names the source).
@@ -123,4 +125,6 @@ async def test_kma_values_are_credited_to_kma_and_one_simulated_value_changes_th
     page = parse_widget(await (await client.get(f"/widget?stations={others}")).text())
     assert page.attribution.strip() == "기상청 제공"
     doc = await (await client.get("/v1/observations")).json()
+    assert (doc["attribution"], doc["simulated"]) == (ATTRIBUTION_SIM, True)
+    doc = await (await client.get("/v1/warnings")).json()
     assert (doc["attribution"], doc["simulated"]) == (ATTRIBUTION_SIM, True)

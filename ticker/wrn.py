@@ -177,5 +177,6 @@ class WarningsDocument(BaseModel):
     )
     checked_at: AwareDatetime | None = Field(description="when the feed last answered successfully")
     attribution: str = "기상청 제공"
+    simulated: bool = Field(default=False, description="true when the service runs on simulated data")
     version: int
     warnings: list[WarningEntry]

@@ -29,6 +29,7 @@ from ticker.errors import (
 from ticker.models import Station
 from ticker.poll.resilience import NO_RETRY
 from ticker.poll.sources.kma_apihub import KmaApiHubSource
+from ticker.poll.sources.kma_warnings import KmaWarningsSource
 from ticker.poll.sources.ultra_ncst import UltraNcstSource, default_url, key_param_for
 
 HUB = "https://apihub.kma.go.kr"
@@ -118,6 +119,20 @@ def _uses_hub(settings: Settings) -> bool:
     return settings.effective_source == "kma_apihub"
 
 
+async def _ask_warnings(
+    settings: Settings, session: aiohttp.ClientSession, station: Station, now: datetime
+) -> str:
+    source = KmaWarningsSource(
+        session=session,
+        auth_key=_key(settings),
+        base_url=settings.kma_base_url,
+        timeout_s=settings.kma_timeout_s,
+        retry=NO_RETRY,
+    )
+    warnings = await source.fetch([station], now)
+    return f"answered: {len(warnings)} warning(s) in effect for {station.name}"
+
+
 UPSTREAM_APIS: list[UpstreamApi] = [
     UpstreamApi(
         name="kma_sfctm2",
@@ -132,6 +147,13 @@ UPSTREAM_APIS: list[UpstreamApi] = [
         apply_at=_ncst_apply_at,
         needed=lambda s: _uses_hub(s) and s.fallback == "ultra_ncst",
         ask=_ask_ultra_ncst,
+    ),
+    UpstreamApi(
+        name="wrn_now_data",
+        title="weather warnings (특보현황)",
+        apply_at=lambda s: f"{HUB} > 예특보 > 기상특보 > 특보현황 조회 (wrn_now_data), 활용신청",
+        needed=lambda s: _uses_hub(s) and s.warnings_source == "kma_warnings",
+        ask=_ask_warnings,
     ),
 ]
 

@@ -13,7 +13,7 @@ from importlib import resources
 from aiohttp import web
 from pydantic import BaseModel
 
-from ticker.models import ErrorDocument
+from ticker.models import SIM_SOURCE, ErrorDocument
 from ticker.web import keys
 from ticker.web.answer import send
 from ticker.web.policy import Policy
@@ -219,6 +219,7 @@ def setup_routes(app: web.Application) -> None:
                 chains,
                 status=view.warnings_status,
                 checked_at=view.warnings_ok_at,
+                simulated=any(i.source == SIM_SOURCE for i in view.items),
             )
             return inert_json(doc), JSON, policy.json
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple
 
-from ticker.models import ATTRIBUTION, KST
+from ticker.models import KST, SIM_SOURCE, attribution
 from ticker.wrn import LEVELS, WarningsDocument, WeatherWarning, entry
 
 # The strip's own backgrounds (see _widget.css), which the unfilled badges sit on.
@@ -106,6 +106,7 @@ def warnings_document(
     *,
     status: str,
     checked_at: datetime | None,
+    simulated: bool = False,
 ) -> WarningsDocument:
     """GET /v1/warnings: each warning shown once, with the configured stations it covers."""
     listed = []
@@ -118,7 +119,9 @@ def warnings_document(
             "generated_at": now.astimezone(KST).replace(microsecond=0),
             "warnings_status": status,
             "checked_at": checked_at,
-            "attribution": ATTRIBUTION,
+            # The simulated source comes with simulated warnings: never under KMA's name.
+            "attribution": attribution([SIM_SOURCE] if simulated else []),
+            "simulated": simulated,
             "version": version,
             "warnings": listed,
         }
