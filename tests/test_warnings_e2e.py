@@ -171,7 +171,7 @@ async def test_a_feed_older_than_max_age_removes_every_warning_and_goes_critical
     assert await check(svc_settings, stations, clock=clock) == 2
     line = capsys.readouterr().out.strip()
     assert line.startswith(
-        "CRITICAL: 16 of 16 stations fresh; weather warnings feed kma_warnings answered not for 30 min"
+        "CRITICAL - 16 of 16 stations fresh; weather warnings feed kma_warnings answered not for 30 min"
     )
     assert "(maintenance: " in line
     freshness = json.loads(await (await client.get("/v1/freshness")).text())
@@ -191,7 +191,7 @@ async def test_a_feed_older_than_max_age_removes_every_warning_and_goes_critical
     assert seen["widget"] == seen["frame"] == {108: ["폭염경보"]}
     assert seen["warnings"]["warnings_status"] == "ok"
     assert await check(svc_settings, stations, clock=clock) == 0
-    assert capsys.readouterr().out.strip() == "OK: 16 of 16 stations fresh"
+    assert capsys.readouterr().out.strip() == "OK - 16 of 16 stations fresh"
     metrics = await (await client.get("/metrics")).text()
     assert sample(metrics, "ticker_warnings_up", source="kma_warnings") == 1.0
 
