@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from ticker.config import load_stations, parse_duration
+from ticker.config import Settings, load_stations, parse_duration
 from ticker.errors import ConfigError
 
 GOOD = """\
@@ -163,3 +163,13 @@ def test_cli_exits_2_for_a_bad_setting(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("ticker: configuration: TICKER_PORT:")
+
+
+def test_blank_secrets_and_source_mean_unset(monkeypatch):
+    # What `TICKER_KMA_AUTH_KEY: ${TICKER_KMA_AUTH_KEY:-}` in a compose file gives without a key.
+    for name in ("TICKER_KMA_AUTH_KEY", "TICKER_FALLBACK_AUTH_KEY", "TICKER_REDIS_URL", "TICKER_SOURCE"):
+        monkeypatch.setenv(name, " ")
+    settings = Settings(_env_file=None)
+    assert settings.kma_auth_key is None and settings.fallback_auth_key is None
+    assert settings.redis_url is None and settings.source is None
+    assert settings.effective_source == "sim"

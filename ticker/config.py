@@ -106,6 +106,14 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
 
+    @field_validator("kma_auth_key", "fallback_auth_key", "redis_url", "source", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        # `TICKER_KMA_AUTH_KEY=` (as compose writes `${TICKER_KMA_AUTH_KEY:-}`) means no key.
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
     @field_validator("kma_base_url", "fallback_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
