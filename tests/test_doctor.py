@@ -17,7 +17,13 @@ from ticker.testing.fake_upstream import FakeApiHub
 
 KEY = "Doctor-Secret-Key_42"
 # doctor's name -> the fake's endpoint
-APIS = {"kma_sfctm2": "sfctm2", "ultra_ncst": "ultra_ncst", "wrn_now_data": "wrn_now"}
+APIS = {
+    "kma_sfctm2": "sfctm2",
+    "ultra_ncst": "ultra_ncst",
+    "wrn_now_data": "wrn_now",
+    "aws_min": "aws_min",
+    "ultra_fcst": "ultra_fcst",
+}
 
 
 @pytest.fixture
@@ -106,11 +112,14 @@ async def test_quota_maintenance_and_unreachable(env, fake, tmp_path, stations):
     assert lines["redis"].startswith("FAIL "), text
 
 
-async def test_fallback_off_is_not_asked_and_no_key_means_simulated(env, fake, tmp_path):
-    code, lines, text = await doctor(env | {"TICKER_FALLBACK": "none"}, tmp_path)
+async def test_apis_not_used_are_not_asked_and_no_key_means_simulated(env, fake, tmp_path):
+    fewer = env | {"TICKER_FALLBACK": "none", "TICKER_WORD_FEEDS": "aws_min"}
+    code, lines, text = await doctor(fewer, tmp_path)
     assert code == 0, text
-    assert lines["ultra_ncst"].startswith("skip ")
-    assert fake.stats()["requests"].get("ultra_ncst", 0) == 0
+    assert lines["ultra_ncst"].startswith("skip ") and lines["ultra_fcst"].startswith("skip ")
+    assert lines["aws_min"].startswith("ok ")
+    asked = fake.stats()["requests"]
+    assert asked.get("ultra_ncst", 0) == 0 and asked.get("ultra_fcst", 0) == 0
 
     keyless = {k: v for k, v in env.items() if k != "TICKER_KMA_AUTH_KEY"}
     code, lines, text = await doctor(keyless, tmp_path)

@@ -28,8 +28,11 @@ from ticker.errors import (
 )
 from ticker.models import Station
 from ticker.poll.resilience import NO_RETRY
+from ticker.poll.sources.aws_min import AwsMinuteFeed
 from ticker.poll.sources.kma_apihub import KmaApiHubSource
 from ticker.poll.sources.kma_warnings import KmaWarningsSource
+from ticker.poll.sources.ultra_fcst import UltraFcstFeed, issue_time
+from ticker.poll.sources.ultra_fcst import default_url as fcst_url
 from ticker.poll.sources.ultra_ncst import UltraNcstSource, default_url, key_param_for
 
 HUB = "https://apihub.kma.go.kr"
@@ -119,6 +122,41 @@ def _uses_hub(settings: Settings) -> bool:
     return settings.effective_source == "kma_apihub"
 
 
+def _word_feed(name: str) -> Callable[[Settings], bool]:
+    return lambda s: _uses_hub(s) and name in s.effective_word_feeds
+
+
+async def _ask_aws_min(
+    settings: Settings, session: aiohttp.ClientSession, station: Station, now: datetime
+) -> str:
+    feed = AwsMinuteFeed(
+        session=session,
+        auth_key=_key(settings),
+        base_url=settings.kma_base_url,
+        timeout_s=settings.kma_timeout_s,
+        retry=NO_RETRY,
+    )
+    readings = await feed.readings([station.id], now)
+    found = "a reading" if station.id in readings else "no reading"
+    return f"answered: {found} for {station.name} ({station.id})"
+
+
+async def _ask_ultra_fcst(
+    settings: Settings, session: aiohttp.ClientSession, station: Station, now: datetime
+) -> str:
+    feed = UltraFcstFeed(
+        session=session,
+        auth_key=_key(settings),
+        url=fcst_url(settings.kma_base_url),
+        timeout_s=settings.kma_timeout_s,
+    )
+    try:
+        issue, _items = await feed.cell(station.nx, station.ny, issue_time(now))
+    except UpstreamNoDataError:
+        return f"answered (no forecast issued yet for {station.name}'s cell): the key works"
+    return f"answered: {station.name} grid ({station.nx},{station.ny}), issue {issue:%H:%M} KST"
+
+
 async def _ask_warnings(
     settings: Settings, session: aiohttp.ClientSession, station: Station, now: datetime
 ) -> str:
@@ -145,7 +183,7 @@ UPSTREAM_APIS: list[UpstreamApi] = [
         name="ultra_ncst",
         title="nowcast fallback (초단기실황)",
         apply_at=_ncst_apply_at,
-        needed=lambda s: _uses_hub(s) and s.fallback == "ultra_ncst",
+        needed=lambda s: (_uses_hub(s) and s.fallback == "ultra_ncst") or _word_feed("ultra_ncst")(s),
         ask=_ask_ultra_ncst,
     ),
     UpstreamApi(
@@ -154,6 +192,20 @@ UPSTREAM_APIS: list[UpstreamApi] = [
         apply_at=lambda s: f"{HUB} > 예특보 > 기상특보 > 특보현황 조회 (wrn_now_data), 활용신청",
         needed=lambda s: _uses_hub(s) and s.warnings_source == "kma_warnings",
         ask=_ask_warnings,
+    ),
+    UpstreamApi(
+        name="aws_min",
+        title="AWS minute data for weather words (AWS 매분자료)",
+        apply_at=lambda s: f"{HUB} > 지상관측 > 방재기상관측(AWS) > 매분자료 (nph-aws2_min), 활용신청",
+        needed=_word_feed("aws_min"),
+        ask=_ask_aws_min,
+    ),
+    UpstreamApi(
+        name="ultra_fcst",
+        title="sky forecast for weather words (초단기예보)",
+        apply_at=lambda s: f"{HUB} > 예특보 > 단기예보 > 초단기예보 조회 (getUltraSrtFcst), 활용신청",
+        needed=_word_feed("ultra_fcst"),
+        ask=_ask_ultra_fcst,
     ),
 ]
 
