@@ -54,16 +54,32 @@ def test_screen_reader_sentences(stations, clock):
     assert item.sentence("en") == f"{st.name_en}: Clear, 21.5 degrees Celsius, observed at 15:00."
 
 
-def test_scrolling_has_a_pause_control_and_a_hidden_copy(stations, clock):
+def test_scrolling_has_a_pause_control_and_each_station_once(stations, clock):
     now = clock()
     obs = {s.id: _obs(s.id, now) for s in stations}
     html = render_widget(build_view(stations, obs, now, version=1, hard_max_age_s=3600))
-    assert 'class="kt-toggle"' in html and 'kt-clone" aria-hidden="true"' in html
+    assert 'class="kt-toggle"' in html and "kt-scroll" in html and "kt-roll" in html
     assert "prefers-reduced-motion" in html
-    assert len(parse_widget(html).stations) == len(stations)  # the copy is not counted twice
+    assert html.count('class="kt-st"') == len(parse_widget(html).stations) == len(stations)
+    # Two stations stand still on a wide strip but roll on a narrow one: the pause control is
+    # there, shown only when narrow.
     few = stations[:2]
     html = render_widget(build_view(few, obs, now, version=1, hard_max_age_s=3600))
-    assert "kt-toggle" not in html.split("</style>")[1] and "kt-clone" not in html.split("</style>")[1]
+    assert "kt-scroll" not in html and "kt-roll" in html and 'class="kt-toggle"' in html
+    assert ".kma-ticker .kt-toggle{display:none}" in html
+    one = render_widget(build_view(stations[:1], obs, now, version=1, hard_max_age_s=3600))
+    assert "kt-toggle" not in one.split("</style>")[1]
+
+
+def test_each_weather_word_is_drawn_once(stations, clock):
+    now = clock()
+    obs = {
+        s.id: _obs(s.id, now, Condition.RAIN if i % 2 else Condition.CLEAR) for i, s in enumerate(stations)
+    }
+    html = render_widget(build_view(stations, obs, now, version=1, hard_max_age_s=3600))
+    assert html.count("<symbol ") == 2
+    assert html.count('<use href="#kt-rain"/>') == len(stations) // 2
+    assert html.count('<use href="#kt-clear"/>') == len(stations) - len(stations) // 2
 
 
 def test_stale_is_marked_and_too_old_is_left_out(stations, clock):

@@ -40,6 +40,12 @@ LIST_ROW_PX = 28
 # Below this many stations the ticker stands still: scrolling two names looks broken.
 MIN_SCROLLING = 4
 SCROLL_S_PER_STATION = 4
+# The first pass scrolls the list once from where it stands; then each pass enters from the
+# right edge, which is about this much longer a way at the same speed (the strip's own width).
+LOOP_STRETCH = 1.4
+# Narrow strips (phones) roll one station at a time, vertically, each shown this long.
+ROLL_S_PER_STATION = 3
+NARROW_PX = 600  # the strip's own width below which it rolls; a container query, not the viewport
 
 ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("ticker.web", "templates"),
@@ -276,6 +282,11 @@ def station_json(item: Item, now: datetime, warnings_status: str = "ok") -> Stat
     )
 
 
+def short_date_label(label: str) -> str:
+    """The date line of a narrow strip: "2025.07.28 (월)" becomes "07.28(월)"."""
+    return label[5:].replace(" ", "")
+
+
 def reserved_height(layout: str, requested: int) -> int:
     """The fixed pixel height of a widget: one line, or a header plus one row per station."""
     if layout == "list":
@@ -289,6 +300,11 @@ def _context(view: View, variant: Variant) -> dict[str, object]:
     items = [i for i in chosen if i.shown]
     lang = variant.lang
     scrolling = variant.layout == "ticker" and len(items) >= MIN_SCROLLING
+    label = date_label(view.now, lang)
+    conditions: list[str] = []
+    for item in items:
+        if item.condition is not None and item.condition.value not in conditions:
+            conditions.append(item.condition.value)
     return {
         "view": view,
         "items": items,
@@ -298,8 +314,17 @@ def _context(view: View, variant: Variant) -> dict[str, object]:
         "scrolling": scrolling,
         "requested": len(chosen),
         "height": reserved_height(variant.layout, len(chosen)),
+        # A narrow strip rolls whenever there is more than one station to show.
+        "rolling": variant.layout == "ticker" and len(items) > 1,
         "duration_s": len(items) * SCROLL_S_PER_STATION,
-        "date_label": date_label(view.now, lang),
+        "loop_s": round(len(items) * SCROLL_S_PER_STATION * LOOP_STRETCH, 1),
+        "roll_s": ROLL_S_PER_STATION,
+        "narrow_px": NARROW_PX,
+        "conditions": conditions,
+        "stale": any(i.stale for i in items),
+        "alt": any(i.source_note(lang) for i in items),
+        "date_label": label,
+        "short_date": short_date_label(label),
         # Simulated values never go out under KMA's name.
         "attribution": attribution((i.source for i in chosen), lang),
         "t": _TEXT["en" if lang == "en" else "ko"],
