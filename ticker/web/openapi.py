@@ -14,7 +14,7 @@ from ticker import __version__
 from ticker.models import ErrorDocument, ObservationsDocument, StationObservation
 from ticker.report import FreshnessReport
 from ticker.web import keys
-from ticker.web.render import LANGS, LAYOUTS, THEMES
+from ticker.web.render import LANGS, LAYOUTS, SVG_THEMES, THEMES
 from ticker.web.routes import BadRequest
 from ticker.wrn import WarningsDocument
 
@@ -110,6 +110,16 @@ def build_openapi(station_ids: Sequence[int], pinned_script_path: str) -> dict[s
         pinned_script_path: _get(
             "The same script at a content-addressed URL, for Subresource Integrity (immutable)",
             {"200": _body("text/javascript", "the script"), "304": NOT_MODIFIED, "400": BAD_REQUEST},
+        ),
+        "/widget.txt": _get(
+            "The ticker as one line of plain text (terminals, SMS, alt text)",
+            {"200": _body("text/plain", "the line"), "304": NOT_MODIFIED, "400": BAD_REQUEST},
+            [variant[0], variant[3]],
+        ),
+        "/widget.svg": _get(
+            "The ticker as a self-contained SVG picture with its text as text",
+            {"200": _body("image/svg+xml", "the picture"), "304": NOT_MODIFIED, "400": BAD_REQUEST},
+            [variant[0], _enum("theme", SVG_THEMES, "colour theme"), variant[3]],
         ),
         "/demo": _get(
             "A demo page embedding the ticker all three ways",

@@ -60,6 +60,8 @@ class Policy:
             "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
             "X-Frame-Options": "DENY",
         }
+        # Plain text and the SVG picture: read or shown anywhere, never framed, nothing active.
+        self.inert = self.json
         self.script = {**self._embeddable, "Cache-Control": self.script_cache_control}
         # Content-addressed: these bytes never change under this URL.
         self.pinned_script = {

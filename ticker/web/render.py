@@ -305,9 +305,14 @@ def _context(view: View, variant: Variant) -> dict[str, object]:
     for item in items:
         if item.condition is not None and item.condition.value not in conditions:
             conditions.append(item.condition.value)
+    # Simulated values never go out under KMA's name.
+    credit = attribution((i.source for i in chosen), lang)
+    t = _TEXT["en" if lang == "en" else "ko"]
+    stations_text = " · ".join(item_text(i, lang) for i in items) or t["empty"]
     return {
         "view": view,
         "items": items,
+        "text_line": f"{label} {stations_text} · {credit}",
         "lang": lang,
         "theme": variant.theme,
         "layout": variant.layout,
@@ -325,9 +330,8 @@ def _context(view: View, variant: Variant) -> dict[str, object]:
         "alt": any(i.source_note(lang) for i in items),
         "date_label": label,
         "short_date": short_date_label(label),
-        # Simulated values never go out under KMA's name.
-        "attribution": attribution((i.source for i in chosen), lang),
-        "t": _TEXT["en" if lang == "en" else "ko"],
+        "attribution": credit,
+        "t": t,
         "warning_summary": summary([(i.name(lang), i.warnings) for i in items], lang),
         "has_warnings": any(i.warnings for i in items),
     }
@@ -355,6 +359,44 @@ def render_widget(view: View, *, lang: str = "ko", variant: Variant | None = Non
     """The HTML fragment for SSI/ESI or direct insertion."""
     chosen = variant or Variant(lang=lang)
     return ENV.get_template("widget.html").render(**_context(view, chosen))
+
+
+SVG_WIDTH_PX = 360
+SVG_COLORS = {
+    "light": {"fg": "#1f2933", "bg": "#ffffff", "line": "#e1e5ea", "muted": "#616e7c", "accent": "#0b5cad"},
+    "dark": {"fg": "#e4e7eb", "bg": "#17202a", "line": "#33404d", "muted": "#9aa5b1", "accent": "#7cc4fa"},
+}
+SVG_THEMES = tuple(SVG_COLORS)  # a picture cannot follow the reader's colour scheme
+
+
+def item_text(item: Item, lang: str) -> str:
+    """One station as plain text: "맑음 서울 27.4℃", with the observation time when stale."""
+    word = item.label(lang)
+    text = f"{item.name(lang)} {item.temperature}℃"
+    if word:
+        text = f"{word} {text}"
+    if item.stale:
+        late = _TEXT["en" if lang == "en" else "ko"]["late"]
+        text += f" ({item.observed_local} {late})"
+    return text
+
+
+def render_text(view: View, variant: Variant) -> str:
+    """The ticker as one line of plain text (terminals, SMS, alt text), ending in a newline."""
+    ctx = _context(view, variant)
+    return str(ctx["text_line"]) + "\n"
+
+
+def render_svg(view: View, variant: Variant) -> str:
+    """The ticker as a self-contained SVG picture, its text as text: a header and a row per station."""
+    ctx = _context(view, variant)
+    rows = max(1, len(ctx["items"]))  # type: ignore[arg-type]
+    return ENV.get_template("widget.svg").render(
+        svg_width=SVG_WIDTH_PX,
+        row_px=LIST_ROW_PX,
+        colors=SVG_COLORS[variant.theme],
+        **{**ctx, "height": TICKER_HEIGHT_PX + LIST_ROW_PX * rows},
+    )
 
 
 def render_frame(view: View, variant: Variant) -> str:

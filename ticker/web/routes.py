@@ -22,6 +22,7 @@ from ticker.web.render import (
     LANGS,
     LAYOUTS,
     LIST_ROW_PX,
+    SVG_THEMES,
     THEMES,
     TICKER_HEIGHT_PX,
     Variant,
@@ -29,6 +30,8 @@ from ticker.web.render import (
     observations_document,
     render_demo,
     render_frame,
+    render_svg,
+    render_text,
     render_widget,
     station_json,
 )
@@ -43,6 +46,8 @@ NO_STORE = "no-store"
 HTML = "text/html; charset=utf-8"
 JSON = "application/json; charset=utf-8"
 JS = "text/javascript; charset=utf-8"
+TEXT = "text/plain; charset=utf-8"
+SVG = "image/svg+xml; charset=utf-8"
 PINNED_HASH_CHARS = 16  # hex digits of the SHA-384 in the pinned script's file name
 MAX_QUERY = 300  # characters; every allowed query fits easily
 _STATION_ID = re.compile(r"^[1-9][0-9]{0,2}$")
@@ -51,6 +56,8 @@ _STATION_LIST = re.compile(r"^[0-9]{1,3}(,[0-9]{1,3}){0,63}$")
 WIDGET_PARAMS = frozenset({"lang", "theme", "layout", "stations"})
 DEMO_PARAMS = frozenset({"lang", "theme", "layout"})
 JSON_PARAMS = frozenset({"stations"})
+TEXT_PARAMS = frozenset({"lang", "stations"})
+SVG_PARAMS = frozenset({"lang", "theme", "stations"})
 NO_PARAMS: frozenset[str] = frozenset()
 
 # Headers every error answer carries: nothing may cache it, and it never embeds.
@@ -198,6 +205,24 @@ def setup_routes(app: web.Application) -> None:
         parse_variant(query, allowed=NO_PARAMS, station_ids=ids)
         return ("embed.js", "pinned"), lambda view: (pinned.body, JS, policy.pinned_script)
 
+    def text(query: Sequence[tuple[str, str]], _: Mapping[str, str]) -> tuple[object, Renderer]:
+        v = parse_variant(query, allowed=TEXT_PARAMS, station_ids=ids)
+
+        def render(view: View) -> tuple[bytes, str, Mapping[str, str]]:
+            return render_text(view, v).encode(), TEXT, policy.inert
+
+        return ("widget.txt", v), render
+
+    def picture(query: Sequence[tuple[str, str]], _: Mapping[str, str]) -> tuple[object, Renderer]:
+        v = parse_variant(query, allowed=SVG_PARAMS, station_ids=ids)
+        if v.theme not in SVG_THEMES:
+            raise BadRequest(f"'theme' must be one of: {', '.join(SVG_THEMES)}")
+
+        def render(view: View) -> tuple[bytes, str, Mapping[str, str]]:
+            return render_svg(view, v).encode(), SVG, policy.inert
+
+        return ("widget.svg", v), render
+
     def observations(query: Sequence[tuple[str, str]], _: Mapping[str, str]) -> tuple[object, Renderer]:
         v = parse_variant(query, allowed=JSON_PARAMS, station_ids=ids)
 
@@ -244,6 +269,8 @@ def setup_routes(app: web.Application) -> None:
         "/embed.js": script,
         pinned.path: pinned_js,
         "/demo": demo,
+        "/widget.txt": text,
+        "/widget.svg": picture,
         "/v1/observations": observations,
         "/v1/warnings": warnings,
     }
