@@ -92,6 +92,11 @@ class Settings(BaseSettings):
     fast_path: Literal["auto", "on", "off"] = "auto"
     workers: int = Field(default=1, ge=1, le=64)
     frame_ancestors: str = "*"
+    public_url: str | None = Field(
+        default=None,
+        description="the origin readers reach this service at (https://ticker.example): oEmbed "
+        "answers point there, and pages carry oEmbed discovery links to it",
+    )
     hard_max_age_s: int = Field(
         default=6 * 3600, gt=0, description="older observations are left out of the widget"
     )

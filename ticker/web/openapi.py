@@ -14,6 +14,7 @@ from ticker import __version__
 from ticker.models import ErrorDocument, ObservationsDocument, StationObservation
 from ticker.report import FreshnessReport
 from ticker.web import keys
+from ticker.web.oembed import OEmbedDocument
 from ticker.web.render import LANGS, LAYOUTS, SVG_THEMES, THEMES
 from ticker.web.routes import BadRequest
 from ticker.wrn import WarningsDocument
@@ -36,7 +37,7 @@ class Readiness(BaseModel):
 
 MODELS: tuple[type[BaseModel], ...] = (
     ObservationsDocument, StationObservation, ErrorDocument, FreshnessReport, Health, Readiness,
-    WarningsDocument,
+    WarningsDocument, OEmbedDocument,
 )  # fmt: skip
 
 
@@ -69,6 +70,13 @@ def _stations_param(ids: Sequence[int]) -> dict[str, Any]:
         "configured order whatever the order asked",
         "schema": {"type": "string", "pattern": f"^{one}(,{one}){{0,63}}$"},
     }
+
+
+def _pixels(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name, "in": "query", "required": False, "description": description,
+        "schema": {"type": "integer", "minimum": 1, "maximum": 99999},
+    }  # fmt: skip
 
 
 BAD_REQUEST = _json(ErrorDocument, "a query parameter is unknown, repeated or out of its list")
@@ -125,6 +133,30 @@ def build_openapi(station_ids: Sequence[int], pinned_script_path: str) -> dict[s
             "A demo page embedding the ticker all three ways",
             {"200": html_ok, "304": NOT_MODIFIED, "400": BAD_REQUEST},
             variant[:3],
+        ),
+        "/oembed": _get(
+            "oEmbed (type rich): the iframe of one of this service's own pages",
+            {
+                "200": _json(OEmbedDocument, "the oEmbed answer"),
+                "304": NOT_MODIFIED,
+                "400": BAD_REQUEST,
+                "404": _json(ErrorDocument, "not a page of this service, or nothing fits the size"),
+                "501": _json(ErrorDocument, "format=xml: only json is offered"),
+            },
+            [
+                {
+                    "name": "url",
+                    "in": "query",
+                    "required": True,
+                    "description": "a page of this service: /widget/frame, /widget or /demo, with its "
+                    "query; absolute on the service's origin, or a path on it",
+                    "schema": {"type": "string", "maxLength": 300},
+                    "example": "/widget/frame?lang=en",
+                },
+                _enum("format", ("json",), "the answer's format; only json"),
+                _pixels("maxwidth", "the widest iframe the consumer takes"),
+                _pixels("maxheight", "the tallest iframe the consumer takes"),
+            ],
         ),
         "/v1/observations": _get(
             "All stations (or a subset), in configured order",

@@ -35,7 +35,7 @@ class Policy:
 
     def __init__(self, settings: Settings) -> None:
         period = int(settings.effective_poll_interval_s)
-        max_age = max(10, period // 2)
+        max_age = self.max_age = max(10, period // 2)
         stale_if_error = max(period, settings.hard_max_age_s - period)
         # Never s-maxage: it implies proxy-revalidate, and shared caches would stop serving stale.
         self.cache_control = (

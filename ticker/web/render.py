@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple, Protocol
+from urllib.parse import quote
 
 import jinja2
 
@@ -399,16 +400,30 @@ def render_svg(view: View, variant: Variant) -> str:
     )
 
 
-def render_frame(view: View, variant: Variant) -> str:
+def oembed_href(public_url: str | None, page: str, variant: Variant) -> str | None:
+    """The oEmbed discovery URL of one of this service's pages, when its public URL is known."""
+    if public_url is None:
+        return None
+    url = f"{public_url}{page}{variant_query(variant)}"
+    return f"{public_url}/oembed?url={quote(url, safe='')}&format=json"
+
+
+def render_frame(view: View, variant: Variant, *, public_url: str | None = None) -> str:
     """A complete small page for <iframe> embedding; it runs no script."""
-    return ENV.get_template("frame.html").render(**_context(view, variant))
+    return ENV.get_template("frame.html").render(
+        oembed=oembed_href(public_url, "/widget/frame", variant), **_context(view, variant)
+    )
 
 
-def render_demo(view: View, variant: Variant, *, script: ScriptRef) -> str:
+def render_demo(view: View, variant: Variant, *, script: ScriptRef, public_url: str | None = None) -> str:
     """The demo page: the same ticker embedded by inclusion, by iframe and by script."""
     ctx = _context(view, variant)
     return ENV.get_template("demo.html").render(
-        query=variant_query(variant), frame_height=ctx["height"], script=script, **ctx
+        query=variant_query(variant),
+        frame_height=ctx["height"],
+        script=script,
+        oembed=oembed_href(public_url, "/demo", variant),
+        **ctx,
     )
 
 

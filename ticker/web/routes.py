@@ -13,9 +13,14 @@ from importlib import resources
 from aiohttp import web
 from pydantic import BaseModel
 
-from ticker.models import SIM_SOURCE, ErrorDocument
+from ticker.models import SIM_SOURCE, ErrorDocument, attribution
 from ticker.web import keys
 from ticker.web.answer import send
+from ticker.web.oembed import PAGES as OEMBED_PAGES
+from ticker.web.oembed import FormatNotImplemented, NoEmbed, check_public_url
+from ticker.web.oembed import document as oembed_document
+from ticker.web.oembed import size as oembed_size
+from ticker.web.oembed import target as oembed_target
 from ticker.web.policy import Policy
 from ticker.web.render import (
     DEFAULT_VARIANT,
@@ -59,6 +64,8 @@ JSON_PARAMS = frozenset({"stations"})
 TEXT_PARAMS = frozenset({"lang", "stations"})
 SVG_PARAMS = frozenset({"lang", "theme", "stations"})
 NO_PARAMS: frozenset[str] = frozenset()
+OEMBED_PARAMS = frozenset({"url", "format", "maxwidth", "maxheight"})
+_DIMENSION = re.compile(r"^[1-9][0-9]{0,4}$")
 
 # Headers every error answer carries: nothing may cache it, and it never embeds.
 ERROR_HEADERS = {
@@ -100,6 +107,19 @@ def parse_variant(
     station_ids: Sequence[int],
 ) -> Variant:
     """A normalised variant, or BadRequest for an unknown, repeated or out-of-list parameter."""
+    seen = query_params(query, allowed)
+    return Variant(
+        lang=_choice(seen, "lang", LANGS),
+        theme=_choice(seen, "theme", THEMES),
+        layout=_choice(seen, "layout", LAYOUTS),
+        stations=_stations(seen.get("stations"), station_ids),
+    )
+
+
+def query_params(
+    query: Mapping[str, str] | Sequence[tuple[str, str]], allowed: Collection[str]
+) -> dict[str, str]:
+    """The query as a mapping, or BadRequest for an unknown or repeated parameter."""
     seen: dict[str, str] = {}
     items = query.items() if isinstance(query, Mapping) else query
     for name, value in items:
@@ -108,12 +128,16 @@ def parse_variant(
         if name in seen:
             raise BadRequest("repeated query parameter")
         seen[name] = value
-    return Variant(
-        lang=_choice(seen, "lang", LANGS),
-        theme=_choice(seen, "theme", THEMES),
-        layout=_choice(seen, "layout", LAYOUTS),
-        stations=_stations(seen.get("stations"), station_ids),
-    )
+    return seen
+
+
+def _dimension(seen: Mapping[str, str], name: str) -> int | None:
+    value = seen.get(name)
+    if value is None:
+        return None
+    if not _DIMENSION.match(value):
+        raise BadRequest(f"'{name}' must be a positive whole number of pixels")
+    return int(value)
 
 
 def _choice(seen: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
@@ -168,6 +192,7 @@ def setup_routes(app: web.Application) -> None:
     live = app[keys.LIVE]
     policy = Policy(settings)
     ids = [s.id for s in app[keys.STATIONS]]
+    public_url = check_public_url(settings.public_url)
     embed_js = load_embed_js(len(ids))
     pinned = app[keys.EMBED_SCRIPT] = pinned_script(embed_js)
 
@@ -184,7 +209,7 @@ def setup_routes(app: web.Application) -> None:
         v = parse_variant(query, allowed=WIDGET_PARAMS, station_ids=ids)
 
         def render(view: View) -> tuple[bytes, str, Mapping[str, str]]:
-            html = render_frame(view, v)
+            html = render_frame(view, v, public_url=public_url)
             return html.encode(), HTML, policy.embeddable(html)
 
         return ("frame", v), render
@@ -193,7 +218,7 @@ def setup_routes(app: web.Application) -> None:
         v = parse_variant(query, allowed=DEMO_PARAMS, station_ids=ids)
 
         def render(view: View) -> tuple[bytes, str, Mapping[str, str]]:
-            return render_demo(view, v, script=pinned).encode(), HTML, policy.demo
+            return render_demo(view, v, script=pinned, public_url=public_url).encode(), HTML, policy.demo
 
         return ("demo", v), render
 
@@ -279,6 +304,53 @@ def setup_routes(app: web.Application) -> None:
         key, renderer = resolve((), {})
         live.get(key, renderer, alias=path)
     app.router.add_get("/v1/stations/{id}", _hot(live, station))
+    app.router.add_get("/oembed", _oembed(live, policy, ids, public_url))
+
+
+def _oembed(live: LiveSnapshot, policy: Policy, ids: Sequence[int], public_url: str | None) -> Handler:
+    """GET /oembed: the iframe for one of this service's own pages.
+
+    The allowed origin is the configured public URL, else the origin the request came to; the
+    answer is kept under that origin and the raw path together.
+    """
+    cache_age = max(10, int(policy.max_age))
+
+    async def handler(request: web.Request) -> web.Response:
+        origin = public_url or f"{request.scheme}://{request.host}".lower()
+        alias = origin + " " + request.raw_path
+        rendered = live.lookup(alias)
+        if rendered is None:
+            if len(request.query_string) > MAX_QUERY + 100:
+                raise BadRequest("query too long")
+            seen = query_params(list(request.query.items()), OEMBED_PARAMS)
+            if "url" not in seen:
+                raise BadRequest("'url' is required")
+            answer_format = seen.get("format", "json")
+            if answer_format == "xml":
+                raise FormatNotImplemented  # the specification's answer to a format not offered
+            if answer_format != "json":
+                raise BadRequest("'format' must be json")
+            maxwidth, maxheight = _dimension(seen, "maxwidth"), _dimension(seen, "maxheight")
+            path, page_query = oembed_target(seen["url"], origin)
+            try:
+                variant = parse_variant(page_query, allowed=OEMBED_PAGES[path], station_ids=ids)
+            except BadRequest:
+                raise NoEmbed from None
+            requested = len(ids) if variant.stations is None else len(variant.stations)
+            width, height = oembed_size(variant, requested, maxwidth, maxheight)
+            word = "Weather" if variant.lang == "en" else "날씨"
+
+            def render(view: View) -> tuple[bytes, str, Mapping[str, str]]:
+                shown = [i for i in view.items if variant.stations is None or i.station.id in variant.stations]
+                credit = attribution((i.source for i in shown), variant.lang)
+                title = f"{word} · {credit}"
+                doc = oembed_document(origin, variant, width, height, title=title, cache_age=cache_age)
+                return inert_json(doc), JSON, policy.json
+
+            rendered = live.get(("oembed", origin, variant, width, height), render, alias=alias)
+        return send(request, rendered)
+
+    return handler
 
 
 class StationNotFound(Exception):
@@ -333,6 +405,10 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
         return error_response(400, "bad_request", str(err))
     except StationNotFound:
         return error_response(404, "not_found", "no such station")
+    except NoEmbed:
+        return error_response(404, "not_found", "no embed for this url and size")
+    except FormatNotImplemented:
+        return error_response(501, "not_implemented", "only format=json is available")
     except web.HTTPNotFound:
         return error_response(404, "not_found", "no such route")
     except web.HTTPMethodNotAllowed as err:
