@@ -16,7 +16,7 @@ from ticker.report import FreshnessReport
 from ticker.web import keys
 from ticker.web.oembed import OEmbedDocument
 from ticker.web.render import LANGS, LAYOUTS, SVG_THEMES, THEMES
-from ticker.web.routes import BadRequest
+from ticker.web.routes import ELEMENT_SCRIPT_PATH, BadRequest
 from ticker.wrn import WarningsDocument
 
 REF = "#/components/schemas/{model}"
@@ -114,6 +114,10 @@ def build_openapi(station_ids: Sequence[int], pinned_script_path: str) -> dict[s
         "/embed.js": _get(
             "The script embed: renders the ticker into a shadow root where the script stands",
             {"200": _body("text/javascript", "the script"), "304": NOT_MODIFIED, "400": BAD_REQUEST},
+        ),
+        ELEMENT_SCRIPT_PATH: _get(
+            "The <kma-ticker> custom element (a module script; v1 of its attributes and parts)",
+            {"200": _body("text/javascript", "the module"), "304": NOT_MODIFIED, "400": BAD_REQUEST},
         ),
         pinned_script_path: _get(
             "The same script at a content-addressed URL, for Subresource Integrity (immutable)",

@@ -53,6 +53,8 @@ JSON = "application/json; charset=utf-8"
 JS = "text/javascript; charset=utf-8"
 TEXT = "text/plain; charset=utf-8"
 SVG = "image/svg+xml; charset=utf-8"
+# The custom element's module; the number is the version of its attributes, parts and properties.
+ELEMENT_SCRIPT_PATH = "/kma-ticker.v1.js"
 PINNED_HASH_CHARS = 16  # hex digits of the SHA-384 in the pinned script's file name
 MAX_QUERY = 300  # characters; every allowed query fits easily
 _STATION_ID = re.compile(r"^[1-9][0-9]{0,2}$")
@@ -194,6 +196,7 @@ def setup_routes(app: web.Application) -> None:
     ids = [s.id for s in app[keys.STATIONS]]
     public_url = check_public_url(settings.public_url)
     embed_js = load_embed_js(len(ids))
+    element_script = resources.files("ticker.web").joinpath("static/kma-ticker.js").read_bytes()
     pinned = app[keys.EMBED_SCRIPT] = pinned_script(embed_js)
 
     def widget(query: Sequence[tuple[str, str]], _: Mapping[str, str]) -> tuple[object, Renderer]:
@@ -225,6 +228,10 @@ def setup_routes(app: web.Application) -> None:
     def script(query: Sequence[tuple[str, str]], _: Mapping[str, str]) -> tuple[object, Renderer]:
         parse_variant(query, allowed=NO_PARAMS, station_ids=ids)
         return ("embed.js",), lambda view: (embed_js, JS, policy.script)
+
+    def element_js(query: Sequence[tuple[str, str]], _: Mapping[str, str]) -> tuple[object, Renderer]:
+        parse_variant(query, allowed=NO_PARAMS, station_ids=ids)
+        return ("element.js",), lambda view: (element_script, JS, policy.script)
 
     def pinned_js(query: Sequence[tuple[str, str]], _: Mapping[str, str]) -> tuple[object, Renderer]:
         parse_variant(query, allowed=NO_PARAMS, station_ids=ids)
@@ -292,6 +299,7 @@ def setup_routes(app: web.Application) -> None:
         "/widget": widget,
         "/widget/frame": frame,
         "/embed.js": script,
+        ELEMENT_SCRIPT_PATH: element_js,
         pinned.path: pinned_js,
         "/demo": demo,
         "/widget.txt": text,
