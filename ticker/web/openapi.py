@@ -123,6 +123,14 @@ def build_openapi(station_ids: Sequence[int], pinned_script_path: str) -> dict[s
             "The same script at a content-addressed URL, for Subresource Integrity (immutable)",
             {"200": _body("text/javascript", "the script"), "304": NOT_MODIFIED, "400": BAD_REQUEST},
         ),
+        "/builder": _get(
+            "The embed builder: pick stations, language, theme and layout; copy a snippet",
+            {"200": html_ok, "304": NOT_MODIFIED, "400": BAD_REQUEST},
+        ),
+        "/builder.js": _get(
+            "The builder page's script",
+            {"200": _body("text/javascript", "the script"), "304": NOT_MODIFIED, "400": BAD_REQUEST},
+        ),
         "/widget.txt": _get(
             "The ticker as one line of plain text (terminals, SMS, alt text)",
             {"200": _body("text/plain", "the line"), "304": NOT_MODIFIED, "400": BAD_REQUEST},

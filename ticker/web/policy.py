@@ -76,6 +76,20 @@ class Policy:
             "X-Frame-Options": "DENY",
         }
 
+    def builder(self, html: str) -> dict[str, str]:
+        """Headers of the builder page: its own script and hashed styles only, never framed."""
+        styles = " ".join(style_hashes(html)) or "'none'"
+        csp = (
+            f"default-src 'none'; script-src 'self'; style-src {styles}; img-src data:; "
+            "frame-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        )
+        return {
+            **self.demo,
+            "Content-Security-Policy": csp,
+            "Referrer-Policy": "no-referrer",
+            "Cross-Origin-Opener-Policy": "same-origin",
+        }
+
     def embeddable(self, html: str) -> dict[str, str]:
         """Headers of an embeddable page: a hash-based CSP and no X-Frame-Options."""
         styles = " ".join(style_hashes(html)) or "'none'"

@@ -427,6 +427,37 @@ def render_demo(view: View, variant: Variant, *, script: ScriptRef, public_url: 
     )
 
 
+BUILDER_KINDS = (
+    ("ssi", "Server-side include (SSI/ESI)",
+     "For pages your server assembles: nginx ssi on, or an ESI-capable CDN."),
+    ("iframe", "iframe", "Any page or CMS that takes HTML; the frame runs no script."),
+    ("script", "Script", "Renders in place, always the current release."),
+    ("pinned", "Pinned script (Subresource Integrity)", "Runs only these exact bytes; update it on upgrade."),
+    ("element", "Custom element <kma-ticker>",
+     "Styled with CSS custom properties and ::part(); the include inside is what readers see "
+     "without JavaScript."),
+    ("oembed", "oEmbed URL",
+     "For a CMS that embeds by URL: it fetches this and inserts the iframe it answers."),
+)  # fmt: skip
+
+
+def render_builder(
+    stations: Sequence[Station], *, script: ScriptRef, element_path: str, public_url: str | None
+) -> str:
+    """The embed builder page: choices, a live preview and a snippet for each embed kind."""
+    return ENV.get_template("builder.html").render(
+        stations=stations,
+        script=script,
+        element_path=element_path,
+        origin=public_url or "",
+        themes=THEMES,
+        layouts=LAYOUTS,
+        kinds=BUILDER_KINDS,
+        row_px=LIST_ROW_PX,
+        ticker_px=TICKER_HEIGHT_PX,
+    )
+
+
 class ScriptRef(Protocol):
     """Where the pinned script is and the SRI value that goes with it."""
 

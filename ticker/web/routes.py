@@ -33,6 +33,7 @@ from ticker.web.render import (
     Variant,
     View,
     observations_document,
+    render_builder,
     render_demo,
     render_frame,
     render_svg,
@@ -233,6 +234,20 @@ def setup_routes(app: web.Application) -> None:
         parse_variant(query, allowed=NO_PARAMS, station_ids=ids)
         return ("element.js",), lambda view: (element_script, JS, policy.script)
 
+    builder_script = resources.files("ticker.web").joinpath("static/builder.js").read_bytes()
+    stations = app[keys.STATIONS]
+
+    def builder(query: Sequence[tuple[str, str]], _: Mapping[str, str]) -> tuple[object, Renderer]:
+        parse_variant(query, allowed=NO_PARAMS, station_ids=ids)
+        html = render_builder(
+            stations, script=pinned, element_path=ELEMENT_SCRIPT_PATH, public_url=public_url
+        )
+        return ("builder",), lambda view: (html.encode(), HTML, policy.builder(html))
+
+    def builder_js(query: Sequence[tuple[str, str]], _: Mapping[str, str]) -> tuple[object, Renderer]:
+        parse_variant(query, allowed=NO_PARAMS, station_ids=ids)
+        return ("builder.js",), lambda view: (builder_script, JS, policy.script)
+
     def pinned_js(query: Sequence[tuple[str, str]], _: Mapping[str, str]) -> tuple[object, Renderer]:
         parse_variant(query, allowed=NO_PARAMS, station_ids=ids)
         return ("embed.js", "pinned"), lambda view: (pinned.body, JS, policy.pinned_script)
@@ -303,6 +318,8 @@ def setup_routes(app: web.Application) -> None:
         pinned.path: pinned_js,
         "/demo": demo,
         "/widget.txt": text,
+        "/builder": builder,
+        "/builder.js": builder_js,
         "/widget.svg": picture,
         "/v1/observations": observations,
         "/v1/warnings": warnings,

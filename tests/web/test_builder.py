@@ -1,0 +1,111 @@
+"""The embed builder: choices change the preview and the snippets; each snippet, pasted into a
+blank page, renders the chosen variant in Chromium. The page runs under a strict CSP, no cookies."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from aiohttp import ClientSession, ClientTimeout, web
+
+from tests.support.cdp import Browser, Page, text
+from tests.web.test_browser import ARTIFACTS, CLS, _until
+from tests.web.test_browser import browser as browser  # a fixture, used by name
+from tests.web.test_browser import ticker as ticker  # a fixture, used by name
+from ticker.web.render import BUILDER_KINDS
+
+pytestmark = pytest.mark.timeout(120)
+
+KINDS = [kind for kind, _, _ in BUILDER_KINDS]
+CHOOSE = """(() => {
+  document.querySelector('input[name=lang][value=en]').click();
+  document.querySelector('input[name=theme][value=dark]').click();
+  document.querySelectorAll('input[name=stations]').forEach(b => {
+    if (b.checked !== ['108', '159'].includes(b.value)) b.click();
+  });
+  return document.getElementById('preview').getAttribute('src');
+})()"""
+BLANK = """<!doctype html><html><head><meta charset="utf-8"><title>Blank</title>
+<link rel="icon" href="data:,"></head><body>
+{snippet}
+</body></html>"""
+INCLUDE = re.compile(r'<!--# include virtual="(/widget[^"]*)" -->')
+
+
+async def _blank_page(snippet: str, kind: str, origin: str) -> str:
+    """The snippet as a blank page holding it would serve it: includes done, oEmbed asked."""
+    async with ClientSession(timeout=ClientTimeout(total=10)) as http:
+        if kind == "oembed":
+            async with http.get(snippet) as resp:
+                assert resp.status == 200
+                snippet = json.loads(await resp.text())["html"]
+        for path in INCLUDE.findall(snippet):  # what nginx's ssi module does
+            async with http.get(origin + path) as resp:
+                snippet = snippet.replace(f'<!--# include virtual="{path}" -->', await resp.text())
+    return BLANK.format(snippet=snippet)
+
+
+async def _rendered_text(browser: Browser, page: Page) -> str:
+    """Text of the page, through shadow roots and frames (in this process or their own)."""
+    root = (await page.send("DOM.getDocument", {"depth": -1, "pierce": True}))["root"]
+    shown = text(root)
+    targets = await browser.send("Target.getTargets")
+    for frame in (t for t in targets["targetInfos"] if t["type"] == "iframe" and "/widget/frame" in t["url"]):
+        attached = await browser.send(
+            "Target.attachToTarget", {"targetId": frame["targetId"], "flatten": True}
+        )
+        got = await browser.send(
+            "DOM.getDocument", {"depth": -1, "pierce": True}, session=attached["sessionId"]
+        )
+        shown += " " + text(got["root"])
+    return shown
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_each_snippet_renders_the_chosen_variant_on_a_blank_page(aiohttp_server, ticker, browser, kind):
+    origin = str(ticker.make_url("")).rstrip("/")
+    builder = await browser.new_page(width=1000, height=900)
+    await builder.goto(origin + "/builder")
+    assert await builder.evaluate(CHOOSE) == "/widget/frame?lang=en&theme=dark&stations=108,159"
+    snippet = await builder.evaluate(f"document.querySelector('textarea[data-kind={kind}]').value")
+    assert await builder.evaluate("document.cookie") == ""
+    assert builder.errors() == []  # nothing refused by the page's CSP
+
+    body = await _blank_page(snippet, kind, origin)
+
+    async def blank(request: web.Request) -> web.Response:
+        return web.Response(text=body, content_type="text/html")
+
+    host = web.Application()
+    host.router.add_get("/", blank)
+    server = await aiohttp_server(host)
+    page = await browser.new_page(width=900, height=300)
+    await page.goto(str(server.make_url("/")))
+
+    async def shown() -> str | None:
+        got = await _rendered_text(browser, page)
+        return got if "Source: KMA" in got and "Busan" in got else None
+
+    got = await _until(f"the {kind} snippet to render", shown)
+    assert "Seoul" in got and "Busan" in got and "Daejeon" not in got
+    assert "2025.07.28 (Mon)" in got
+    assert await page.evaluate(CLS) == 0
+    assert page.errors() == []
+    await page.screenshot(ARTIFACTS / f"builder-{kind}.png")
+
+
+async def test_builder_page_headers(ticker):
+    async with (
+        ClientSession(timeout=ClientTimeout(total=10)) as http,
+        http.get(ticker.make_url("/builder")) as resp,
+    ):
+        assert resp.status == 200
+        csp = resp.headers["Content-Security-Policy"]
+        assert "default-src 'none'" in csp and "script-src 'self'" in csp and "unsafe" not in csp
+        assert "frame-ancestors 'none'" in csp and resp.headers["X-Frame-Options"] == "DENY"
+        assert "Set-Cookie" not in resp.headers and resp.headers["ETag"]
+        html = await resp.text()
+    assert "<script>" not in html and "onclick" not in html  # no inline script at all
+    for kind in KINDS:
+        assert f'data-kind="{kind}"' in html

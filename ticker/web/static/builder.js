@@ -1,0 +1,91 @@
+/* The embed builder: reads the choices, updates the preview and every snippet. No framework,
+   no storage, no cookies; it talks to nothing but the preview frame. */
+(function () {
+  "use strict";
+  var body = document.body;
+  var origin = body.getAttribute("data-origin") || location.origin;
+  var form = document.getElementById("choices");
+  var preview = document.getElementById("preview");
+  var TICKER_PX = parseInt(body.getAttribute("data-ticker"), 10);
+  var ROW_PX = parseInt(body.getAttribute("data-row"), 10);
+  var DEFAULTS = { lang: "ko", theme: "light", layout: "ticker" };
+
+  function esc(text) {
+    return String(text).replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  }
+
+  function choices() {
+    var out = {};
+    ["lang", "theme", "layout"].forEach(function (name) {
+      var checked = form.querySelector('input[name="' + name + '"]:checked');
+      out[name] = checked ? checked.value : DEFAULTS[name];
+    });
+    var boxes = Array.prototype.slice.call(form.querySelectorAll('input[name="stations"]'));
+    var picked = boxes.filter(function (b) { return b.checked; }).map(function (b) { return b.value; });
+    out.stations = picked.length === boxes.length ? null : picked;
+    out.count = picked.length;
+    return out;
+  }
+
+  function query(c) {
+    var parts = [];
+    ["lang", "theme", "layout"].forEach(function (name) {
+      if (c[name] !== DEFAULTS[name]) parts.push(name + "=" + c[name]);
+    });
+    if (c.stations) parts.push("stations=" + c.stations.join(","));
+    return parts.length ? "?" + parts.join("&") : "";
+  }
+
+  function attrs(c, prefix) {
+    var out = "";
+    ["lang", "theme", "layout"].forEach(function (name) {
+      if (c[name] !== DEFAULTS[name]) out += " " + prefix + name + '="' + c[name] + '"';
+    });
+    if (c.stations) out += " " + prefix + 'stations="' + c.stations.join(",") + '"';
+    return out;
+  }
+
+  function snippets(c) {
+    var q = query(c);
+    var height = c.layout === "list" ? TICKER_PX + ROW_PX * c.count : TICKER_PX;
+    var frame = origin + "/widget/frame" + q;
+    var include = '<!--# include virtual="/widget' + q + '" -->';
+    var title = c.lang === "en" ? "Weather (Source: KMA)" : "날씨 (기상청 제공)";
+    return {
+      ssi: include,
+      iframe: '<iframe src="' + esc(frame) + '" height="' + height + '" style="width:100%;border:0" title="' +
+        title + '" sandbox="allow-popups"></iframe>',
+      script: '<div style="min-height:' + height + 'px"><script async src="' + origin + '/embed.js"' +
+        attrs(c, "data-") + "></script></div>",
+      pinned: '<div style="min-height:' + height + 'px"><script async src="' + origin +
+        body.getAttribute("data-pinned") + '" integrity="' + body.getAttribute("data-integrity") +
+        '" crossorigin="anonymous"' + attrs(c, "data-") + "></script></div>",
+      element: "<kma-ticker" + attrs(c, "") + ' style="display:block;min-height:' + height + 'px">' + include +
+        '</kma-ticker>\n<script type="module" src="' + origin + body.getAttribute("data-element") + '"></script>',
+      oembed: origin + "/oembed?url=" + encodeURIComponent(frame) + "&format=json",
+      height: height,
+      frame: "/widget/frame" + q,
+    };
+  }
+
+  function update() {
+    var c = choices();
+    var s = snippets(c);
+    if (preview.getAttribute("src") !== s.frame) preview.setAttribute("src", s.frame);
+    preview.setAttribute("height", String(s.height));
+    Array.prototype.forEach.call(document.querySelectorAll("textarea[data-kind]"), function (area) {
+      area.value = s[area.getAttribute("data-kind")];
+    });
+  }
+
+  form.addEventListener("change", update);
+  document.addEventListener("click", function (event) {
+    var kind = event.target && event.target.getAttribute && event.target.getAttribute("data-copy");
+    if (!kind) return;
+    var area = document.querySelector('textarea[data-kind="' + kind + '"]');
+    area.select();
+    if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(area.value).catch(function () {});
+    else document.execCommand("copy");
+  });
+  update();
+})();
