@@ -97,6 +97,11 @@ class Settings(BaseSettings):
         description="the origin readers reach this service at (https://ticker.example): oEmbed "
         "answers point there, and pages carry oEmbed discovery links to it",
     )
+    amp_origins: str = Field(
+        default="",
+        description="origins of AMP pages allowed to read /v1/amp (the __amp_source_origin they "
+        "send), separated by spaces or commas",
+    )
     hard_max_age_s: int = Field(
         default=6 * 3600, gt=0, description="older observations are left out of the widget"
     )

@@ -7,7 +7,6 @@ query named. Nothing here redirects.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from html import escape
 from urllib.parse import parse_qsl, urlsplit
@@ -15,6 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 from pydantic import BaseModel
 
 from ticker.errors import ConfigError
+from ticker.web.amp import ORIGIN
 from ticker.web.render import Variant, reserved_height, variant_query
 
 PROVIDER_NAME = "ticker"
@@ -28,7 +28,6 @@ PAGES = {
     "/widget": frozenset({"lang", "theme", "layout", "stations"}),
     "/demo": frozenset({"lang", "theme", "layout"}),
 }
-_ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$", re.IGNORECASE)
 
 
 class OEmbedDocument(BaseModel):
@@ -58,7 +57,7 @@ def check_public_url(value: str | None) -> str | None:
     if value is None:
         return None
     origin = value.rstrip("/")
-    if not _ORIGIN.match(origin):
+    if not ORIGIN.match(origin):
         msg = "TICKER_PUBLIC_URL: expected an origin such as 'https://ticker.example' (no path)"
         raise ConfigError(msg)
     return origin.lower()

@@ -14,6 +14,7 @@ from ticker import __version__
 from ticker.models import ErrorDocument, ObservationsDocument, StationObservation
 from ticker.report import FreshnessReport
 from ticker.web import keys
+from ticker.web.amp import AmpDocument
 from ticker.web.oembed import OEmbedDocument
 from ticker.web.render import LANGS, LAYOUTS, SVG_THEMES, THEMES
 from ticker.web.routes import ELEMENT_SCRIPT_PATH, BadRequest
@@ -37,7 +38,7 @@ class Readiness(BaseModel):
 
 MODELS: tuple[type[BaseModel], ...] = (
     ObservationsDocument, StationObservation, ErrorDocument, FreshnessReport, Health, Readiness,
-    WarningsDocument, OEmbedDocument,
+    WarningsDocument, OEmbedDocument, AmpDocument,
 )  # fmt: skip
 
 
@@ -145,6 +146,27 @@ def build_openapi(station_ids: Sequence[int], pinned_script_path: str) -> dict[s
             "A demo page embedding the ticker all three ways",
             {"200": html_ok, "304": NOT_MODIFIED, "400": BAD_REQUEST},
             variant[:3],
+        ),
+        "/v1/amp": _get(
+            "The strip as amp-list JSON (one item), with AMP's CORS for the allowed page origins",
+            {
+                "200": _json(AmpDocument, "one item: the date line, the stations, the attribution"),
+                "304": NOT_MODIFIED,
+                "400": BAD_REQUEST,
+                "403": _json(ErrorDocument, "__amp_source_origin is not in TICKER_AMP_ORIGINS"),
+            },
+            [
+                variant[0],
+                _stations_param(station_ids),
+                {
+                    "name": "__amp_source_origin",
+                    "in": "query",
+                    "required": False,
+                    "description": "the AMP page's origin, added by the AMP runtime; echoed in "
+                    "AMP-Access-Control-Allow-Source-Origin when allowed",
+                    "schema": {"type": "string", "maxLength": 200},
+                },
+            ],
         ),
         "/oembed": _get(
             "oEmbed (type rich): the iframe of one of this service's own pages",

@@ -25,6 +25,7 @@ from ticker.models import (
     date_label,
 )
 from ticker.weather import Condition
+from ticker.web.amp import AmpDocument, AmpItem, AmpStation
 from ticker.web.warnings_view import badge_css, level_class, summary
 from ticker.wrn import WarningsStatus, WeatherWarning, covering, entry, status_at
 
@@ -406,6 +407,32 @@ def oembed_href(public_url: str | None, page: str, variant: Variant) -> str | No
         return None
     url = f"{public_url}{page}{variant_query(variant)}"
     return f"{public_url}/oembed?url={quote(url, safe='')}&format=json"
+
+
+def amp_document(view: View, variant: Variant) -> AmpDocument:
+    """The JSON an AMP page's amp-list renders with amp-mustache: one item, the whole strip."""
+    ctx = _context(view, variant)
+    lang = variant.lang
+    late = _TEXT["en" if lang == "en" else "ko"]["late"]
+    items: list[Item] = ctx["items"]  # type: ignore[assignment]
+    stations = [
+        AmpStation(
+            id=i.station.id,
+            condition=i.condition.value if i.condition else None,
+            word=i.label(lang),
+            name=i.name(lang),
+            temperature=i.temperature,
+            late=f"{i.observed_local} {late}" if i.stale else None,
+        )
+        for i in items
+    ]
+    item = AmpItem(
+        date=str(ctx["date_label"]),
+        attribution=str(ctx["attribution"]),
+        text=str(ctx["text_line"]),
+        stations=stations,
+    )
+    return AmpDocument(items=[item])
 
 
 def render_frame(view: View, variant: Variant, *, public_url: str | None = None) -> str:

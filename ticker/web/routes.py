@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from ticker.models import SIM_SOURCE, ErrorDocument, attribution
 from ticker.web import keys
+from ticker.web.amp import check_amp_origins
 from ticker.web.answer import send
 from ticker.web.oembed import PAGES as OEMBED_PAGES
 from ticker.web.oembed import FormatNotImplemented, NoEmbed, check_public_url
@@ -32,6 +33,7 @@ from ticker.web.render import (
     TICKER_HEIGHT_PX,
     Variant,
     View,
+    amp_document,
     observations_document,
     render_builder,
     render_demo,
@@ -67,6 +69,7 @@ JSON_PARAMS = frozenset({"stations"})
 TEXT_PARAMS = frozenset({"lang", "stations"})
 SVG_PARAMS = frozenset({"lang", "theme", "stations"})
 NO_PARAMS: frozenset[str] = frozenset()
+AMP_PARAMS = frozenset({"lang", "stations", "__amp_source_origin"})
 OEMBED_PARAMS = frozenset({"url", "format", "maxwidth", "maxheight"})
 _DIMENSION = re.compile(r"^[1-9][0-9]{0,4}$")
 
@@ -196,6 +199,7 @@ def setup_routes(app: web.Application) -> None:
     policy = Policy(settings)
     ids = [s.id for s in app[keys.STATIONS]]
     public_url = check_public_url(settings.public_url)
+    amp_origins = check_amp_origins(settings.amp_origins)
     embed_js = load_embed_js(len(ids))
     element_script = resources.files("ticker.web").joinpath("static/kma-ticker.js").read_bytes()
     pinned = app[keys.EMBED_SCRIPT] = pinned_script(embed_js)
@@ -270,6 +274,32 @@ def setup_routes(app: web.Application) -> None:
 
         return ("widget.svg", v), render
 
+    def amp(query: Sequence[tuple[str, str]], _: Mapping[str, str]) -> tuple[object, Renderer]:
+        sources = [val for k, val in query if k == "__amp_source_origin"]
+        if len(sources) > 1:
+            raise BadRequest("repeated query parameter")
+        source = sources[0] if sources else None
+        v = parse_variant(
+            [(k, val) for k, val in query if k != "__amp_source_origin"],
+            allowed=AMP_PARAMS,
+            station_ids=ids,
+        )
+        headers: Mapping[str, str] = policy.json
+        if source is not None:
+            # AMP's CORS: the page's own origin, checked against the allow-list, is echoed back.
+            if source.rstrip("/").lower() not in amp_origins:
+                raise AmpOriginRefused
+            headers = {
+                **policy.json,
+                "AMP-Access-Control-Allow-Source-Origin": source,
+                "Access-Control-Expose-Headers": "AMP-Access-Control-Allow-Source-Origin, ETag, Date, Age",
+            }
+
+        def render(view: View) -> tuple[bytes, str, Mapping[str, str]]:
+            return inert_json(amp_document(view, v)), JSON, headers
+
+        return ("amp", v, source), render
+
     def observations(query: Sequence[tuple[str, str]], _: Mapping[str, str]) -> tuple[object, Renderer]:
         v = parse_variant(query, allowed=JSON_PARAMS, station_ids=ids)
 
@@ -323,6 +353,7 @@ def setup_routes(app: web.Application) -> None:
         "/widget.svg": picture,
         "/v1/observations": observations,
         "/v1/warnings": warnings,
+        "/v1/amp": amp,
     }
     for path, resolve in hot.items():
         app.router.add_get(path, _hot(live, resolve))
@@ -378,6 +409,10 @@ def _oembed(live: LiveSnapshot, policy: Policy, ids: Sequence[int], public_url: 
     return handler
 
 
+class AmpOriginRefused(Exception):
+    """An AMP page origin (__amp_source_origin) that TICKER_AMP_ORIGINS does not list."""
+
+
 class StationNotFound(Exception):
     """A station id that is not configured."""
 
@@ -430,6 +465,8 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
         return error_response(400, "bad_request", str(err))
     except StationNotFound:
         return error_response(404, "not_found", "no such station")
+    except AmpOriginRefused:
+        return error_response(403, "forbidden", "this AMP page origin is not allowed")
     except NoEmbed:
         return error_response(404, "not_found", "no embed for this url and size")
     except FormatNotImplemented:

@@ -1,0 +1,128 @@
+"""AMP: the amp-list JSON profile, AMP's CORS source-origin check, and the documented page.
+
+No AMP validator can run here: the npm `amphtml-validator` package (1.0.38) and
+`@ampproject/toolbox-validator-rules` (2.10.1) both download the validator engine or its rules
+from cdn.ampproject.org at run time, and no package ships them. So the documented page is
+checked for the markup the AMP validator requires of every page and of amp-list/amp-mustache,
+and its template for fields the JSON has.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from urllib.parse import quote
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.support.helpers import poll_sim, web_app
+from ticker.errors import ConfigError
+from ticker.web.amp import check_amp_origins
+
+EXAMPLE = ROOT / "docs" / "amp-example.html"
+NEWS = "https://news.example"
+
+
+@pytest.fixture
+async def client(aiohttp_client, settings, stations, store, clock):
+    await poll_sim(stations, store, clock)
+    app = web_app(
+        settings.model_copy(update={"amp_origins": f"{NEWS} https://other.example"}), stations, store, clock
+    )
+    return await aiohttp_client(app)
+
+
+async def test_profile_is_one_item_with_every_station(client, stations):
+    resp = await client.get("/v1/amp")
+    assert resp.status == 200 and resp.headers["Content-Type"].startswith("application/json")
+    assert "AMP-Access-Control-Allow-Source-Origin" not in resp.headers
+    doc = await resp.json()
+    (item,) = doc["items"]
+    assert item["date"] == "2025.07.28 (월)" and item["attribution"] == "기상청 제공"
+    assert [s["id"] for s in item["stations"]] == [s.id for s in stations]
+    assert all(re.fullmatch(r"-?\d+\.\d", s["temperature"]) for s in item["stations"])
+    en = (await (await client.get("/v1/amp?lang=en&stations=108")).json())["items"][0]
+    assert en["attribution"] == "Source: KMA" and [s["name"] for s in en["stations"]] == ["Seoul"]
+
+
+async def test_amp_cors_source_origin(client):
+    resp = await client.get(f"/v1/amp?__amp_source_origin={quote(NEWS, safe='')}")
+    assert resp.status == 200
+    assert resp.headers["AMP-Access-Control-Allow-Source-Origin"] == NEWS
+    assert "AMP-Access-Control-Allow-Source-Origin" in resp.headers["Access-Control-Expose-Headers"]
+    assert resp.headers["Access-Control-Allow-Origin"] == "*"  # credentials="omit" in the snippet
+    again = await client.get(resp.url.path_qs, headers={"If-None-Match": resp.headers["ETag"]})
+    assert again.status == 304
+    assert again.headers["AMP-Access-Control-Allow-Source-Origin"] == NEWS
+    for bad in ("https://evil.example", "https://news.example.evil.example", "null", ""):
+        refused = await client.get(f"/v1/amp?__amp_source_origin={quote(bad, safe='')}")
+        assert refused.status == 403, bad
+        assert "AMP-Access-Control-Allow-Source-Origin" not in refused.headers
+    assert (await client.get(f"/v1/amp?__amp_source_origin=a&__amp_source_origin={NEWS}")).status == 400
+    assert (await client.get("/v1/amp?theme=dark")).status == 400
+
+
+def test_amp_origins_setting():
+    assert check_amp_origins("https://A.example/, http://b.example:8080") == {
+        "https://a.example",
+        "http://b.example:8080",
+    }
+    assert check_amp_origins("") == frozenset()
+    with pytest.raises(ConfigError, match="TICKER_AMP_ORIGINS"):
+        check_amp_origins("news.example")
+
+
+class _Page(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.styles: dict[str, str] = {}
+        self._style: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        if tag == "style":
+            self._style = "amp-custom" if "amp-custom" in dict(attrs) else "other"
+
+    def handle_data(self, data: str) -> None:
+        if self._style is not None:
+            self.styles[self._style] = self.styles.get(self._style, "") + data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "style":
+            self._style = None
+
+
+async def test_documented_amp_page_has_what_the_validator_requires(client):
+    html = EXAMPLE.read_text(encoding="utf-8")
+    page = _Page()
+    page.feed(html)
+    tags = page.tags
+    assert tags[0][0] == "html" and ("⚡" in tags[0][1] or "amp" in tags[0][1])
+    assert tags[1][0] == "head" and tags[2] == ("meta", {"charset": "utf-8"})
+    assert ("meta", {"name": "viewport", "content": "width=device-width"}) in tags
+    assert any(t == "link" and a.get("rel") == "canonical" for t, a in tags)
+    scripts = [a for t, a in tags if t == "script"]
+    assert {"async": None, "src": "https://cdn.ampproject.org/v0.js"} in scripts
+    assert {a.get("custom-element") or a.get("custom-template") for a in scripts} == {
+        None,
+        "amp-list",
+        "amp-mustache",
+    }
+    assert all(a.get("src", "").startswith("https://cdn.ampproject.org/v0") for a in scripts)
+    assert sum(1 for t, a in tags if t == "style" and "amp-boilerplate" in a) == 2  # and its noscript
+    custom = page.styles["amp-custom"]
+    assert "!important" not in custom and len(custom.encode()) < 75_000
+    assert not any("style" in a for t, a in tags if t not in ("style",))  # no inline style attributes
+    (amp_list,) = [a for t, a in tags if t == "amp-list"]
+    assert amp_list["layout"] == "fixed-height" and amp_list["height"] == "40"
+    assert amp_list["credentials"] == "omit" and amp_list["src"].startswith("https://")
+    assert ("template", {"type": "amp-mustache"}) in tags
+    # Every field the template names is in the JSON the list reads.
+    item = (await (await client.get("/v1/amp")).json())["items"][0]
+    fields = set(re.findall(r"\{\{[#/]?([a-z_]+)\}\}", html))
+    station_fields = {"word", "name", "temperature", "late"}
+    assert fields == {"date", "attribution", "stations"} | station_fields
+    assert {"date", "attribution", "stations"} <= set(item)
+    assert station_fields <= set(item["stations"][0])
