@@ -465,6 +465,9 @@ BUILDER_KINDS = (
      "without JavaScript."),
     ("oembed", "oEmbed URL",
      "For a CMS that embeds by URL: it fetches this and inserts the iframe it answers."),
+    ("amp", "AMP (amp-list + amp-mustache)",
+     "For AMP pages: add your page's origin to TICKER_AMP_ORIGINS; style the .kt classes in your "
+     "amp-custom CSS (theme and layout are yours there)."),
 )  # fmt: skip
 
 

@@ -36,6 +36,19 @@
     return parts.length ? "?" + parts.join("&") : "";
   }
 
+  // The same strip as docs/amp-example.html draws it; theme and layout are the page's own CSS.
+  var AMP_TEMPLATE = '<div class="kt"><span class="kt-date">{{date}}</span> <span>{{#stations}}' +
+    '<span class="kt-st"><span class="kt-cond">{{word}}</span> <span class="kt-name">{{name}}</span> ' +
+    '<span class="kt-temp">{{temperature}}℃</span>{{#late}} <span class="kt-late">{{late}}</span>{{/late}}</span>' +
+    '{{/stations}}</span> <span class="kt-attr">{{attribution}}</span></div>';
+
+  function ampQuery(c) {
+    var parts = [];
+    if (c.lang !== DEFAULTS.lang) parts.push("lang=" + c.lang);
+    if (c.stations) parts.push("stations=" + c.stations.join(","));
+    return parts.length ? "?" + parts.join("&") : "";
+  }
+
   function attrs(c, prefix) {
     var out = "";
     ["lang", "theme", "layout"].forEach(function (name) {
@@ -63,6 +76,11 @@
       element: "<kma-ticker" + attrs(c, "") + ' style="display:block;min-height:' + height + 'px">' + include +
         '</kma-ticker>\n<script type="module" src="' + origin + body.getAttribute("data-element") + '"></script>',
       oembed: origin + "/oembed?url=" + encodeURIComponent(frame) + "&format=json",
+      amp: '<!-- in <head> -->\n<script async custom-element="amp-list" src="https://cdn.ampproject.org/v0/amp-list-0.1.js"></script>\n' +
+        '<script async custom-template="amp-mustache" src="https://cdn.ampproject.org/v0/amp-mustache-0.2.js"></script>\n' +
+        "<!-- in <body>; style .kt-* in your <style amp-custom> -->\n" +
+        '<amp-list layout="fixed-height" height="40" src="' + esc(origin + "/v1/amp" + ampQuery(c)) +
+        '" credentials="omit" binding="no">\n<template type="amp-mustache">' + AMP_TEMPLATE + "</template>\n</amp-list>",
       height: height,
       frame: "/widget/frame" + q,
     };
