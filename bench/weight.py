@@ -70,7 +70,9 @@ def _extra() -> list[tuple[str, str, Callable[[View], bytes]]]:
     if hasattr(render, "render_svg"):
         extra.append(("/widget.svg", "svg", lambda v: render.render_svg(v, Variant()).encode()))
     if hasattr(render, "amp_document"):
-        extra.append(("/v1/amp", "json", lambda v: render.amp_document(v, Variant()).model_dump_json().encode()))
+        extra.append(
+            ("/v1/amp", "json", lambda v: render.amp_document(v, Variant()).model_dump_json().encode())
+        )
     element = Path(render.__file__).with_name("static") / "kma-ticker.js"
     if element.is_file():
         extra.append(("/kma-ticker.v1.js", "js", lambda v: element.read_bytes()))

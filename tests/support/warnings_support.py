@@ -83,7 +83,7 @@ async def poll_warnings(client: TestClient[Request, Application]) -> str:
 
 
 _ITEM = re.compile(r'<li class="kt-st[^"]*" data-station="(\d+)"[^>]*>(.*?)</li>', re.DOTALL)
-_BADGE = re.compile(r'<span class="kt-wrn [^"]*">([^<]*)')
+_BADGE = re.compile(r'<span class="kt-wrn [^"]*"[^>]*>([^<]*)')
 
 
 def badges(html: str) -> dict[int, list[str]]:

@@ -39,7 +39,8 @@ def check_spec(doc: dict[str, object]) -> None:
     assert doc["type"] == "rich" and doc["version"] == "1.0"
     assert isinstance(doc["html"], str) and doc["html"].startswith("<iframe ")
     for field in ("width", "height"):
-        assert isinstance(doc[field], int) and doc[field] > 0, field
+        value = doc[field]
+        assert isinstance(value, int) and value > 0, field
     for optional in ("title", "provider_name", "provider_url"):
         assert isinstance(doc.get(optional, ""), str)
     assert isinstance(doc.get("cache_age", 0), int)
@@ -155,7 +156,7 @@ async def test_discovery_links_with_a_public_url(aiohttp_client, settings, stati
         assert parse_qs(parts.query)["url"] == [public + page]
         doc = await (await client.get(parts.path + "?" + parts.query)).json()
         check_spec(doc)
-        assert iframe_attrs(doc["html"])["src"].startswith(public + "/widget/frame")
+        assert (iframe_attrs(doc["html"])["src"] or "").startswith(public + "/widget/frame")
     # With a public URL, only it is this service's origin.
     origin = str(client.make_url("")).rstrip("/")
     assert (await client.get(_oembed(origin + "/widget/frame"))).status == 404

@@ -303,6 +303,7 @@ def _context(view: View, variant: Variant) -> dict[str, object]:
     lang = variant.lang
     scrolling = variant.layout == "ticker" and len(items) >= MIN_SCROLLING
     label = date_label(view.now, lang)
+    warning_summary = summary([(i.name(lang), i.warnings) for i in items], lang)
     conditions: list[str] = []
     for item in items:
         if item.condition is not None and item.condition.value not in conditions:
@@ -334,7 +335,9 @@ def _context(view: View, variant: Variant) -> dict[str, object]:
         "short_date": short_date_label(label),
         "attribution": credit,
         "t": t,
-        "warning_summary": summary([(i.name(lang), i.warnings) for i in items], lang),
+        "warning_summary": warning_summary,
+        # Rows a narrow strip rolls through: the warnings summary, if any, then each station.
+        "rows": len(items) + (1 if warning_summary else 0),
         "has_warnings": any(i.warnings for i in items),
     }
 
