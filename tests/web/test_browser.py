@@ -83,9 +83,16 @@ async def _until(what: str, check, timeout: float = 20.0):
         await asyncio.sleep(0.05)
 
 
+# Long animation frames name the scripts that ran in them, with their durations.
+SLOW_SCRIPTS = """window.slowScripts = []; new PerformanceObserver(list => list.getEntries().forEach(frame =>
+  frame.scripts.forEach(s => window.slowScripts.push([s.sourceURL, s.invoker, s.duration]))))
+  .observe({type: "long-animation-frame", buffered: true});"""
+
+
 async def test_demo_page_shows_the_ticker_in_all_three_embeds(ticker, browser, stations):
     server = ticker
     page = await browser.new_page()
+    await page.send("Page.addScriptToEvaluateOnNewDocument", {"source": SLOW_SCRIPTS})
     await page.goto(str(server.make_url("/demo")))
 
     async def script_rendered() -> bool:
@@ -109,6 +116,8 @@ async def test_demo_page_shows_the_ticker_in_all_three_embeds(ticker, browser, s
         await page.evaluate("document.querySelector('[data-kma-ticker]').getBoundingClientRect().height")
         == 40
     )
+    slow = await page.evaluate("window.slowScripts")
+    assert [s for s in slow if "/embed." in s[0] and s[2] > 50] == [], slow  # no long task from it
     # One global namespace at most: the script defines none.
     assert await page.evaluate("Object.keys(window).filter(k => /ticker|kma/i.test(k)).length") == 0
 
