@@ -117,7 +117,8 @@ async def test_each_feed_decides_its_words_with_provenance(
     forecast = re.search(r'data-station="172".*?</li>', html, re.S)
     assert forecast is not None
     assert 'title="예보 기준 08:30"' in forecast.group(0)
-    assert "구름많음(예보 기준)" in forecast.group(0)  # the screen-reader sentence
+    # Screen readers hear the mark: "구름많음(예보 기준)".
+    assert '구름많음<span class="kt-sr">(예보 기준)</span>' in forecast.group(0)
     observed = re.search(r'data-station="108".*?</li>', html, re.S)
     assert observed is not None and "예보" not in observed.group(0)
 

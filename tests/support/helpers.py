@@ -42,8 +42,8 @@ class WidgetParser(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         classes = {c for _, cls in self._stack for c in cls.split()}
-        if "kt-short" in classes:
-            return  # the same date, shortened for narrow strips
+        if "kt-short" in classes or "kt-sr" in classes:
+            return  # the same date shortened for narrow strips; text for screen readers only
         if "kt-date" in classes:
             self.date += data
         elif "kt-attr" in classes:

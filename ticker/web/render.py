@@ -330,6 +330,8 @@ def _context(view: View, variant: Variant) -> dict[str, object]:
         "narrow_px": NARROW_PX,
         "conditions": conditions,
         "stale": any(i.stale for i in items),
+        # Text only screen readers hear (.kt-sr): warnings in full, "forecast" after a word.
+        "spoken_notes": bool(warning_summary) or any(i.warnings or i.forecast_word for i in items),
         "alt": any(i.source_note(lang) for i in items),
         "date_label": label,
         "short_date": short_date_label(label),
