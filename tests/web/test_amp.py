@@ -16,7 +16,8 @@ from urllib.parse import quote
 import pytest
 
 from tests.conftest import ROOT
-from tests.support.helpers import poll_sim, web_app
+from tests.support.helpers import web_app
+from tests.support.kma_data import save_as_kma
 from ticker.errors import ConfigError
 from ticker.web.amp import check_amp_origins
 
@@ -26,7 +27,7 @@ NEWS = "https://news.example"
 
 @pytest.fixture
 async def client(aiohttp_client, settings, stations, store, clock):
-    await poll_sim(stations, store, clock)
+    await save_as_kma(stations, store, clock)
     app = web_app(
         settings.model_copy(update={"amp_origins": f"{NEWS} https://other.example"}), stations, store, clock
     )

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from aiohttp import ClientSession, ClientTimeout, web
 
+from tests.support.kma_data import ticker as ticker  # a fixture, used by name
 from tests.web.test_browser import ARTIFACTS, CLS, _until
 from tests.web.test_browser import browser as browser  # a fixture, used by name
-from tests.web.test_browser import ticker as ticker  # a fixture, used by name
 from ticker.web.routes import ELEMENT_SCRIPT_PATH
 
 pytestmark = pytest.mark.timeout(120)

@@ -10,10 +10,11 @@ import pytest
 from aiohttp import ClientSession, ClientTimeout, web
 
 from tests.support.cdp import find, text, walk
-from tests.support.helpers import poll_sim, web_app
+from tests.support.helpers import web_app
+from tests.support.kma_data import save_as_kma
+from tests.support.kma_data import ticker as ticker  # a fixture, used by name
 from tests.web.test_browser import ARTIFACTS, CLS, _until
 from tests.web.test_browser import browser as browser  # a fixture, used by name
-from tests.web.test_browser import ticker as ticker  # a fixture, used by name
 from ticker.errors import ConfigError
 from ticker.web.oembed import check_public_url
 
@@ -24,7 +25,7 @@ RICH_REQUIRED = {"html", "width", "height"}
 
 @pytest.fixture
 async def client(aiohttp_client, settings, stations, store, clock):
-    await poll_sim(stations, store, clock)
+    await save_as_kma(stations, store, clock)
     return await aiohttp_client(web_app(settings, stations, store, clock))
 
 
@@ -142,7 +143,7 @@ async def test_query_allow_list_and_format(client):
 
 
 async def test_discovery_links_with_a_public_url(aiohttp_client, settings, stations, store, clock):
-    await poll_sim(stations, store, clock)
+    await save_as_kma(stations, store, clock)
     public = "https://ticker.example"
     app = web_app(settings.model_copy(update={"public_url": public + "/"}), stations, store, clock)
     client = await aiohttp_client(app)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.kma_data import ticker as ticker  # a fixture, used by name
 from tests.web.test_browser import ARTIFACTS, CLS
 from tests.web.test_browser import browser as browser  # a fixture, used by name
-from tests.web.test_browser import ticker as ticker  # a fixture, used by name
 from ticker.web.render import NARROW_PX, ROLL_S_PER_STATION
 
 pytestmark = pytest.mark.timeout(120)

@@ -8,14 +8,15 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.support.helpers import poll_sim, web_app
+from tests.support.helpers import web_app
+from tests.support.kma_data import save_as_kma
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
 
 @pytest.fixture
 async def client(aiohttp_client, settings, stations, store, clock):
-    await poll_sim(stations, store, clock)
+    await save_as_kma(stations, store, clock)
     return await aiohttp_client(web_app(settings, stations, store, clock))
 
 

@@ -397,7 +397,9 @@ def _oembed(live: LiveSnapshot, policy: Policy, ids: Sequence[int], public_url: 
             word = "Weather" if variant.lang == "en" else "날씨"
 
             def render(view: View) -> tuple[bytes, str, Mapping[str, str]]:
-                shown = [i for i in view.items if variant.stations is None or i.station.id in variant.stations]
+                shown = [
+                    i for i in view.items if variant.stations is None or i.station.id in variant.stations
+                ]
                 credit = attribution((i.source for i in shown), variant.lang)
                 title = f"{word} · {credit}"
                 doc = oembed_document(origin, variant, width, height, title=title, cache_age=cache_age)
