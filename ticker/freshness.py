@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from ticker.models import KST, Observation, Station
+from ticker.models import KST, MAX_CLOCK_SKEW_S, Observation, Station
 from ticker.redaction import redact
 
 logger = logging.getLogger(__name__)
@@ -102,6 +102,8 @@ def assess(
     out: list[StationFreshness] = []
     for station in stations:
         obs = observations.get(station.id)
+        if obs is not None and (obs.observed_at - now).total_seconds() > MAX_CLOCK_SKEW_S:
+            obs = None  # stamped after now: not an observation of this station yet
         observed_at = obs.observed_at if obs else None
         fetched = fetched_at.get(station.id)
         error = _last_miss(station.id, cycles)
@@ -113,7 +115,7 @@ def assess(
                 state=state_for(station, observed_at, now),
                 observed_at=observed_at,
                 fetched_at=datetime.fromtimestamp(fetched, tz=tz) if fetched else None,
-                age_s=int((now - observed_at).total_seconds()) if observed_at else None,
+                age_s=max(0, int((now - observed_at).total_seconds())) if observed_at else None,
                 expected_interval_s=station.expected_interval_s,
                 late_after_s=late_after_s(station),
                 max_age_s=station.max_age_s,

@@ -13,6 +13,9 @@ from ticker.weather import Condition
 from ticker.wrn import WarningEntry
 
 KST = ZoneInfo("Asia/Seoul")
+# How far ahead of this host's clock an observation time may be and still count as "now": clock
+# skew between KMA, the poller and the web processes. A row stamped later is from the future.
+MAX_CLOCK_SKEW_S = 120
 ATTRIBUTION = "기상청 제공"
 ATTRIBUTION_EN = "Source: KMA"
 # Said in place of the KMA credit whenever a value shown comes from the simulated source.

@@ -20,7 +20,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ticker.errors import ConfigError, StoreError
-from ticker.models import Observation
+from ticker.models import MAX_CLOCK_SKEW_S, Observation
 from ticker.redaction import redact, url_password
 from ticker.redis_url import SentinelUrl, is_sentinel_url, parse_sentinel_url
 from ticker.wrn import WeatherWarning
@@ -52,18 +52,25 @@ class Keys:
 # Write each observation only if it is newer than the stored one, or the same observation with
 # newer word evidence (minute data, nowcast, forecast arrive between hourly rows); bump the
 # version and announce it when anything changed. A stale fencing epoch (a paused former
-# leader) writes nothing.
+# leader) writes nothing. A stored row stamped after ARGV[3] (the writer's clock plus the
+# allowed skew) came from the future: any row replaces it, so the correct row of the same or
+# an earlier hour is written.
 _SAVE_LUA = """
 local epoch = tonumber(ARGV[2])
 if epoch then
   local current = tonumber(redis.call('GET', KEYS[4]) or '0')
   if epoch < current then return -1 end
 end
+local latest = tonumber(ARGV[3])
 local changed = 0
-for i = 3, #ARGV, 4 do
+for i = 4, #ARGV, 4 do
   local id, ts, wts, doc = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), ARGV[i + 3]
   local stored = tonumber(redis.call('HGET', KEYS[2], id) or '-1')
   local stored_w = tonumber(redis.call('HGET', KEYS[5], id) or '-1')
+  if latest and stored > latest then
+    stored = -1
+    stored_w = -1
+  end
   if ts > stored or (ts == stored and wts > stored_w) then
     redis.call('HSET', KEYS[1], id, doc)
     redis.call('HSET', KEYS[2], id, ts)
@@ -242,17 +249,20 @@ class Store:
         self._save_warnings = redis.register_script(_SAVE_WARNINGS_LUA)
 
     async def save_observations(
-        self, observations: Iterable[Observation], *, epoch: int | None = None
+        self, observations: Iterable[Observation], *, epoch: int | None = None, now: datetime | None = None
     ) -> int:
         """Store observations newer than what is stored; return how many were written.
 
         Returns -1 when ``epoch`` is older than the current fencing epoch (nothing written).
+        With ``now``, a stored row stamped more than ``MAX_CLOCK_SKEW_S`` after it is treated as
+        absent: it came from the future and any row replaces it.
         """
-        args: list[Any] = [self.keys.updates, "" if epoch is None else epoch]
+        latest = "" if now is None else now.timestamp() + MAX_CLOCK_SKEW_S
+        args: list[Any] = [self.keys.updates, "" if epoch is None else epoch, latest]
         for obs in observations:
             word_ts = obs.evidence_at.timestamp() if obs.evidence_at is not None else 0
             args += [obs.station_id, obs.observed_at.timestamp(), word_ts, obs.model_dump_json()]
-        if len(args) == 2:
+        if len(args) == 3:
             return 0
         keys = [self.keys.observations, self.keys.observed_ts, self.keys.version, self.keys.epoch]
         keys.append(self.keys.word_ts)

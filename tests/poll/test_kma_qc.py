@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.poll.sources.test_kma_text import frame_of, row_with
-from ticker.models import KST, Observation
+from ticker.models import Observation
 from ticker.poll.qc import Rejection, check, screen
 from ticker.poll.sources.kma_apihub import to_observation
 from ticker.poll.sources.kma_text import parse_frame, parse_row
@@ -56,14 +56,20 @@ def test_ranges(tokens: dict[str, str], field: str, expected: object):
 
 @pytest.mark.parametrize(
     ("minutes_ahead", "accepted"),
-    [(-60, True), (0, True), (10, True), (11, False), (60, False)],
+    [(-60, True), (0, True), (2, True), (3, False), (9, False), (60, False)],
 )
-def test_rows_more_than_ten_minutes_in_the_future_are_rejected(minutes_ahead: int, accepted: bool):
-    stamp = (NOW + timedelta(minutes=minutes_ahead)).astimezone(KST).strftime("%Y%m%d%H%M")
-    result = check(obs(TM=stamp), NOW)
+def test_rows_more_than_two_minutes_in_the_future_are_rejected(minutes_ahead: int, accepted: bool):
+    # The row is on the hour (15:00 KST); the clock reads that many minutes before it.
+    now = datetime(2026, 8, 18, 6, 0, tzinfo=UTC) - timedelta(minutes=minutes_ahead)
+    result = check(to_observation(parse_row(row_with(TM=HOUR)), now), now)
     assert isinstance(result, Observation) is accepted
     if not accepted:
         assert isinstance(result, Rejection) and result.reason == "future"
+
+
+def test_an_hourly_row_off_the_hour_is_rejected():
+    result = check(obs(TM="202608181436"), NOW)
+    assert isinstance(result, Rejection) and result.reason == "off_hour"
 
 
 def test_the_newest_valid_row_wins_among_duplicates():

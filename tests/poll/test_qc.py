@@ -58,8 +58,27 @@ def test_rows_without_a_usable_temperature_are_rejected(ta):
 
 
 def test_rows_from_the_future():
-    assert isinstance(check(obs(observed_at=NOW + timedelta(minutes=10)), NOW), Observation)
-    assert check(obs(observed_at=NOW + timedelta(minutes=10, seconds=1)), NOW) == Rejection(108, "future")
+    # Clock skew of up to two minutes is allowed; anything later is not an observation yet.
+    assert isinstance(check(obs(observed_at=NOW + timedelta(minutes=2)), NOW), Observation)
+    assert check(obs(observed_at=NOW + timedelta(minutes=2, seconds=1)), NOW) == Rejection(108, "future")
+    assert check(obs(observed_at=NOW + timedelta(minutes=9)), NOW) == Rejection(108, "future")
+
+
+@pytest.mark.parametrize("source", ["kma_apihub", "ultra_ncst"])
+def test_hourly_rows_must_be_on_the_hour(source):
+    on_hour = NOW.replace(minute=0)
+    assert isinstance(check(obs(observed_at=on_hour, source=source), NOW), Observation)
+    off = obs(observed_at=on_hour + timedelta(minutes=1), source=source)
+    assert check(off, NOW) == Rejection(108, "off_hour")
+    # The built-in simulation steps every ten minutes: not an hourly source.
+    assert isinstance(check(obs(observed_at=on_hour + timedelta(minutes=1), source="sim"), NOW), Observation)
+
+
+def test_hourly_source_names_match_the_sources():
+    from ticker.poll.qc import HOURLY_SOURCES
+    from ticker.poll.sources import kma_apihub, ultra_ncst
+
+    assert {kma_apihub.SOURCE_NAME, ultra_ncst.SOURCE_NAME} == HOURLY_SOURCES
 
 
 def test_newest_valid_row_wins_and_unknown_stations_are_dropped():

@@ -163,6 +163,18 @@ async def test_variants(client, stations):
     assert [s["id"] for s in doc["stations"]] == [108]
 
 
+async def test_duplicate_stations_mean_the_distinct_stations_named(client, stations):
+    ids = [s.id for s in stations]
+    only = await client.get("/widget?stations=" + ",".join(["98"] * len(ids)))
+    assert [int(s["id"]) for s in parse_widget(await only.text()).stations] == [98]
+    two = await client.get("/widget?stations=" + ",".join(["98"] * (len(ids) - 1) + ["105"]))
+    assert sorted(int(s["id"]) for s in parse_widget(await two.text()).stations) == [98, 105]
+    doc = json.loads(await (await client.get("/v1/observations?stations=98,98")).text())
+    assert [s["id"] for s in doc["stations"]] == [98]
+    every = await client.get("/widget?stations=" + ",".join(str(i) for i in reversed(ids)))
+    assert every.headers["ETag"] == (await client.get("/widget")).headers["ETag"]
+
+
 async def test_variant_cache_is_bounded(client, stations):
     live = client.app[keys.LIVE]
     ids = [s.id for s in stations]

@@ -126,7 +126,9 @@ class Poller:
             return
         batch = dict(self._pending)
         try:
-            written = await self.store.save_observations(batch.values(), epoch=self._epoch())
+            written = await self.store.save_observations(
+                batch.values(), epoch=self._epoch(), now=self.clock()
+            )
         except StoreError as err:
             if not self._store_failing:
                 logger.warning("cannot write observations, keeping them for later: %s", err)

@@ -6,9 +6,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ticker.models import Observation
+from ticker.models import MAX_CLOCK_SKEW_S, Observation
 
-MAX_FUTURE = timedelta(minutes=10)
+MAX_FUTURE = timedelta(seconds=MAX_CLOCK_SKEW_S)
+# Sources whose rows are hourly observations, stamped on the hour (ASOS via kma_sfctm2.php, and
+# the 초단기실황 of the fallback). A row of theirs at any other minute is not an observation time.
+HOURLY_SOURCES = frozenset({"kma_apihub", "ultra_ncst"})
 
 # Physically plausible ranges (inclusive). A value outside is unknown, not clipped.
 RANGES: Mapping[str, tuple[float, float]] = {
@@ -42,6 +45,9 @@ def check(obs: Observation, now: datetime) -> Observation | Rejection:
     """Return the observation with implausible fields set to None, or why it is unusable."""
     if obs.observed_at > now + MAX_FUTURE:
         return Rejection(obs.station_id, "future")
+    at = obs.observed_at
+    if obs.source in HOURLY_SOURCES and (at.minute, at.second, at.microsecond) != (0, 0, 0):
+        return Rejection(obs.station_id, "off_hour")
     cleaned = {f: getattr(obs, f) for f in RANGES if not _in_range(f, getattr(obs, f))}
     if "temperature_c" in cleaned or obs.temperature_c is None:
         # The ticker exists to show a temperature; a row without a usable one keeps the last good.

@@ -16,6 +16,7 @@ import jinja2
 from ticker.freshness import human_age
 from ticker.models import (
     KST,
+    MAX_CLOCK_SKEW_S,
     SIM_SOURCE,
     Observation,
     ObservationsDocument,
@@ -216,6 +217,10 @@ def build_view(
             )
             continue
         age = (now - obs.observed_at).total_seconds()
+        if age < -MAX_CLOCK_SKEW_S:
+            # Stamped after now: not an observation yet, whatever stored it. Never shown.
+            items.append(Item(station, None, stale=True, shown=False))
+            continue
         items.append(
             Item(
                 station,
@@ -277,7 +282,7 @@ def station_json(item: Item, now: datetime, warnings_status: str = "ok") -> Stat
         wind_dir_deg=obs.wind_dir_deg if obs else None,
         precipitation_mm=obs.precipitation_mm if obs else None,
         source=obs.source if obs else None,
-        age_s=int((now - obs.observed_at).total_seconds()) if obs else None,
+        age_s=max(0, int((now - obs.observed_at).total_seconds())) if obs else None,
         stale=item.stale,
         warnings_status=warnings_status,
         warnings=[entry(w, [st.id]) for w in item.warnings],

@@ -164,9 +164,9 @@ def _stations(raw: str | None, configured: Sequence[int]) -> tuple[int, ...] | N
     known = set(configured)
     if any(sid not in known for sid in wanted):
         raise BadRequest("'stations' names a station that is not configured")
-    if len(wanted) == len(configured):
+    chosen = set(wanted)  # a station named twice is still one station
+    if len(chosen) == len(known):
         return None  # all of them: the same variant as no parameter
-    chosen = set(wanted)
     return tuple(sid for sid in configured if sid in chosen)  # configured order, always
 
 

@@ -18,7 +18,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from ticker.errors import StoreError
-from ticker.models import Station
+from ticker.models import MAX_CLOCK_SKEW_S, Station
 from ticker.store import EMPTY_SNAPSHOT, Snapshot, Store
 from ticker.tasks import cancel_and_wait, stop_if_cancelled
 from ticker.web import keys
@@ -166,22 +166,25 @@ class LiveSnapshot:
         version = await store.load_version()
         if not force and self.loaded and version == self.snapshot.version:
             return False
-        self._adopt(keep_newer(self.snapshot, await store.load_snapshot()))
+        self._adopt(keep_newer(self.snapshot, await store.load_snapshot(), now=self.clock()))
         await self.rerender()
         return True
 
 
-def keep_newer(current: Snapshot, loaded: Snapshot) -> Snapshot:
+def keep_newer(current: Snapshot, loaded: Snapshot, *, now: datetime | None = None) -> Snapshot:
     """``loaded``, except that no station goes back to older data or vanishes.
 
     A Redis that restarted empty, or from an older dump, must not blank or age the widget; the
     poller repopulates it, and the newer data then wins station by station. The same holds for
-    the warnings: the list from the newer feed answer wins.
+    the warnings: the list from the newer feed answer wins. A row of ours stamped after ``now``
+    (plus the allowed skew) came from the future and is never kept.
     """
     observations = dict(loaded.observations)
     fetched_at = dict(loaded.fetched_at)
     kept = False
     for sid, mine in current.observations.items():
+        if now is not None and (mine.observed_at - now).total_seconds() > MAX_CLOCK_SKEW_S:
+            continue
         theirs = observations.get(sid)
         if theirs is None or theirs.observed_at < mine.observed_at:
             kept = True
