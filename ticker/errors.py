@@ -15,6 +15,15 @@ class StoreError(TickerError):
     """Redis could not be reached or answered in a way we cannot use."""
 
 
+class StoreRefusedError(StoreError):
+    """Redis is reachable but refuses to take writes (or us): out of memory, a read-only replica,
+    wrong credentials. ``reason`` says which, in a few words, and never carries a secret."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class UpstreamError(TickerError):
     """An upstream answered with something other than data.
 

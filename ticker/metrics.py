@@ -261,6 +261,11 @@ class StateCollector:
         )
         interval = g("ticker_poll_interval_seconds", "Configured seconds between poll cycles.")
         redis_up = g("ticker_redis_up", "1 if this process reached Redis during the scrape, else 0.")
+        redis_state = g(
+            "ticker_redis_state",
+            "1 for Redis's state during the scrape: ok, unreachable or refusing_writes.",
+            labels=("state",),
+        )
         status = g(
             "ticker_freshness_status",
             "The verdict of ticker check: 0 ok, 1 warning, 2 critical.",
@@ -292,6 +297,7 @@ class StateCollector:
             last_cycle,
             interval,
             redis_up,
+            redis_state,
             status,
             w_success,
             w_max_age,
@@ -321,7 +327,9 @@ class StateCollector:
         if report.poller.last_cycle_at is not None:
             last_cycle.add_metric([], report.poller.last_cycle_at.timestamp())
         interval.add_metric([], report.poller.interval_s)
-        redis_up.add_metric([], 1.0 if report.redis == "ok" else 0.0)
+        redis_up.add_metric([], 0.0 if report.redis == "unreachable" else 1.0)
+        for redis_value in ("ok", "unreachable", "refusing_writes"):
+            redis_state.add_metric([redis_value], 1.0 if report.redis == redis_value else 0.0)
         status.add_metric([], report.status.exit_code)
         feed = report.warnings
         if feed is not None and report.redis == "ok":

@@ -6,6 +6,8 @@ four can never disagree about a station.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
@@ -13,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from ticker.errors import StoreError
+from ticker.errors import StoreError, StoreRefusedError
 from ticker.freshness import (
     Cycle,
     State,
@@ -29,6 +31,11 @@ from ticker.store import EMPTY_SNAPSHOT, Snapshot, Store
 from ticker.wrn_health import WarningsHealth, judge_warnings, warnings_problem
 
 CYCLES_SHOWN = 12
+REPORT_TIMEOUT_S = 1.0  # every read of a report together; a Redis that hangs is "unreachable"
+
+logger = logging.getLogger(__name__)
+
+RedisState = Literal["ok", "unreachable", "refusing_writes"]
 
 
 class Status(StrEnum):
@@ -92,7 +99,12 @@ class FreshnessReport(BaseModel):
     summary: str
     problems: list[str]
     counts: dict[State, int]
-    redis: Literal["ok", "unreachable"]
+    redis: RedisState = Field(
+        description="ok; unreachable (no answer); refusing_writes (answers, but takes no writes)"
+    )
+    redis_reason: str | None = Field(
+        default=None, description="why Redis is not ok: out of memory, read-only replica, ..."
+    )
     version: int | None = Field(description="snapshot version in Redis")
     served_version: int | None = Field(default=None, description="version this process serves")
     poller: PollerHealth
@@ -101,6 +113,25 @@ class FreshnessReport(BaseModel):
     cycles: list[Cycle]
     warnings: WarningsHealth | None = Field(default=None, description="the weather-warnings feed")
     simulated: bool = Field(default=False, description="true when any stored value is simulated")
+
+
+class RedisStateLog:
+    """Logs Redis's state once when it goes wrong (and why) and once when it is ok again."""
+
+    def __init__(self) -> None:
+        self.state: RedisState = "ok"
+        self.reason: str | None = None
+
+    def update(self, state: RedisState, reason: str | None) -> None:
+        if state == self.state and (state == "ok" or reason == self.reason):
+            return
+        if state == "ok":
+            logger.info("Redis ok again (was %s)", self.state.replace("_", " "))
+        elif state == "refusing_writes":
+            logger.warning("Redis reachable but refusing writes: %s", reason)
+        else:
+            logger.warning("Redis unreachable: %s", reason)
+        self.state, self.reason = state, reason
 
 
 def source_health(name: str, raw: Mapping[str, str], tz: Any = KST) -> SourceHealth:
@@ -164,6 +195,8 @@ def build_report(
     now: datetime,
     *,
     redis_ok: bool,
+    redis_state: RedisState | None = None,
+    redis_reason: str | None = None,
     observations: Mapping[int, Observation],
     fetched_at: Mapping[int, float],
     version: int | None,
@@ -182,9 +215,14 @@ def build_report(
     health = [source_health(name, raw) for name, raw in sources.items()]
     poller = poller_health(heartbeat, lease, now, interval_s=interval_s)
     counts = {state: sum(1 for r in rows if r.state is state) for state in State}
+    state: RedisState = redis_state or ("ok" if redis_ok else "unreachable")
     critical, warning = _problems(rows, health, poller, redis_ok=redis_ok)
     if warnings is not None and (problem := warnings_problem(warnings)) and redis_ok:
         critical.append(problem)
+    if state == "refusing_writes":
+        # Reachable: say what it refuses, never "unreachable".
+        critical = [p for p in critical if p != "Redis unreachable"]
+        critical.insert(0, f"Redis refusing writes: {redis_reason or 'unknown reason'}")
     status = Status.CRITICAL if critical else Status.WARNING if warning else Status.OK
     problems = critical + warning
     fresh = counts[State.FRESH]
@@ -196,7 +234,8 @@ def build_report(
         summary=summary,
         problems=problems,
         counts=counts,
-        redis="ok" if redis_ok else "unreachable",
+        redis=state,
+        redis_reason=redis_reason if state != "ok" else None,
         version=version,
         served_version=served_version,
         poller=poller,
@@ -242,7 +281,9 @@ def _problems(
 def headline(report: FreshnessReport) -> str:
     """A short line for the top of a page: what is wrong, in a few words."""
     parts = [f"{n} {state.value}" for state, n in report.counts.items() if n and state is not State.FRESH]
-    if report.redis != "ok":
+    if report.redis == "refusing_writes":
+        parts.insert(0, f"Redis refusing writes ({report.redis_reason})")
+    elif report.redis != "ok":
         parts.insert(0, "Redis unreachable")
     elif not report.poller.alive:
         parts.append("poller not polling")
@@ -279,35 +320,54 @@ async def load_report(
     served_version: int | None = None,
     warnings_source: str | None = None,
     warnings_max_age_s: float = 1800.0,
+    timeout_s: float = REPORT_TIMEOUT_S,
 ) -> FreshnessReport:
-    """Read everything the report needs from Redis; with Redis away, judge ``fallback``."""
+    """Read everything the report needs from Redis; with Redis away, judge ``fallback``.
+
+    Every read together takes at most ``timeout_s``: a Redis that accepts connections but does
+    not answer (paused, swapping) is reported as unreachable, not waited for.
+    """
     wanted = list(source_names)
     warnings: WarningsHealth | None = None
+    state: RedisState = "ok"
+    reason: str | None = None
     try:
-        snap = await store.load_snapshot()
-        heartbeat = await store.load_heartbeat()
-        lease: tuple[str | None, int] | None = await store.lease_holder()
-        cycles = await store.load_cycles()
-        sources = {name: await store.load_source(name) for name in wanted}
-        # Other sources that stored observations (a fallback, a former one), if they keep a record.
-        for name in {o.source for o in snap.observations.values()} - set(sources):
-            if raw := await store.load_source(name):
-                sources[name] = raw
-        if warnings_source is not None:
-            raw = await store.load_source(warnings_source)
-            if raw:
-                sources[warnings_source] = raw
-            ok_at = await store.load_warnings_ok()
-            warnings = judge_warnings(warnings_source, raw, ok_at, now, max_age_s=warnings_max_age_s)
-        redis_ok = True
-    except StoreError:
+        async with asyncio.timeout(timeout_s):
+            snap = await store.load_snapshot()
+            heartbeat = await store.load_heartbeat()
+            lease: tuple[str | None, int] | None = await store.lease_holder()
+            cycles = await store.load_cycles()
+            sources = {name: await store.load_source(name) for name in wanted}
+            # Other sources that stored observations (a fallback, a former one), if they keep a record.
+            for name in {o.source for o in snap.observations.values()} - set(sources):
+                if raw := await store.load_source(name):
+                    sources[name] = raw
+            if warnings_source is not None:
+                raw = await store.load_source(warnings_source)
+                if raw:
+                    sources[warnings_source] = raw
+                ok_at = await store.load_warnings_ok()
+                warnings = judge_warnings(warnings_source, raw, ok_at, now, max_age_s=warnings_max_age_s)
+            redis_ok = True
+            try:
+                await store.probe_write()
+            except StoreRefusedError as err:
+                state, reason = "refusing_writes", err.reason
+    except (StoreError, TimeoutError) as err:
         snap = fallback or EMPTY_SNAPSHOT
         heartbeat = lease = None
         cycles, sources, redis_ok = [], {name: {} for name in wanted}, False
+        if isinstance(err, StoreRefusedError):
+            state, reason = "refusing_writes", err.reason
+        else:
+            state = "unreachable"
+            reason = f"no answer within {timeout_s:g} s" if isinstance(err, TimeoutError) else str(err)
     return build_report(
         stations,
         now,
         redis_ok=redis_ok,
+        redis_state=state,
+        redis_reason=reason,
         observations=snap.observations,
         fetched_at=snap.fetched_at,
         version=snap.version if redis_ok else None,

@@ -15,11 +15,20 @@ from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import BusyLoadingError, RedisError
+from redis.exceptions import (
+    AuthenticationError,
+    BusyLoadingError,
+    ExecAbortError,
+    NoPermissionError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisError,
+    ResponseError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from ticker.errors import ConfigError, StoreError
+from ticker.errors import ConfigError, StoreError, StoreRefusedError
 from ticker.models import MAX_CLOCK_SKEW_S, Observation
 from ticker.redaction import redact, url_password
 from ticker.redis_url import SentinelUrl, is_sentinel_url, parse_sentinel_url
@@ -43,6 +52,7 @@ class Keys:
         self.lease = f"{prefix}:poller:lease"  # the poll lease: holder token, with a PX expiry
         self.warnings = f"{prefix}:warnings"  # JSON list of the weather warnings in effect
         self.warnings_ok = f"{prefix}:warnings:ok"  # when the warnings feed last answered (epoch s)
+        self.probe = f"{prefix}:probe"  # a tiny key written to learn whether Redis takes writes
 
     def source(self, name: str) -> str:
         """Hash of one source's state: last success, last error and error counts."""
@@ -269,7 +279,7 @@ class Store:
         try:
             return int(await self._save(keys=keys, args=args))
         except RedisError as err:
-            raise StoreError(_describe(err)) from err
+            raise _store_error(err) from err
 
     async def save_warnings(
         self,
@@ -290,14 +300,14 @@ class Store:
         try:
             return int(await self._save_warnings(keys=keys, args=args))
         except RedisError as err:
-            raise StoreError(_describe(err)) from err
+            raise _store_error(err) from err
 
     async def load_warnings_ok(self) -> float | None:
         """When the warnings feed last answered (Unix time), or None."""
         try:
             raw = await self.redis.get(self.keys.warnings_ok)
         except RedisError as err:
-            raise StoreError(_describe(err)) from err
+            raise _store_error(err) from err
         return None if raw is None else float(raw)
 
     async def record_fetch(self, station_ids: Iterable[int], at: datetime) -> None:
@@ -308,28 +318,28 @@ class Store:
         try:
             await self.redis.hset(self.keys.fetched, mapping=mapping)  # type: ignore[arg-type]
         except RedisError as err:
-            raise StoreError(_describe(err)) from err
+            raise _store_error(err) from err
 
     async def load_version(self) -> int:
         """The current snapshot version (0 when nothing was ever stored)."""
         try:
             raw = await self.redis.get(self.keys.version)
         except RedisError as err:
-            raise StoreError(_describe(err)) from err
+            raise _store_error(err) from err
         return int(raw or 0)
 
     async def load_snapshot(self) -> Snapshot:
         """Read version, observations and fetch times atomically."""
         try:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.get(self.keys.version)
-                pipe.hgetall(self.keys.observations)
-                pipe.hgetall(self.keys.fetched)
-                pipe.get(self.keys.warnings)
-                pipe.get(self.keys.warnings_ok)
-                version, docs, fetched, warnings, warnings_ok = await pipe.execute()
+            try:
+                version, docs, fetched, warnings, warnings_ok = await self._read_snapshot(transaction=True)
+            except (OutOfMemoryError, ExecAbortError, ResponseError) as err:
+                if refusal(err) is None:
+                    raise
+                # Out of memory, Redis refuses to queue even reads in MULTI; plain reads still work.
+                version, docs, fetched, warnings, warnings_ok = await self._read_snapshot(transaction=False)
         except RedisError as err:
-            raise StoreError(_describe(err)) from err
+            raise _store_error(err) from err
         observations: dict[int, Observation] = {}
         for sid, doc in docs.items():
             obs = Observation.model_validate_json(doc)
@@ -342,6 +352,15 @@ class Store:
             warnings_ok_at=None if warnings_ok is None else float(warnings_ok),
         )
 
+    async def _read_snapshot(self, *, transaction: bool) -> list[Any]:
+        async with self.redis.pipeline(transaction=transaction) as pipe:
+            pipe.get(self.keys.version)
+            pipe.hgetall(self.keys.observations)
+            pipe.hgetall(self.keys.fetched)
+            pipe.get(self.keys.warnings)
+            pipe.get(self.keys.warnings_ok)
+            return list(await pipe.execute())
+
     async def record_cycle(self, cycle: Mapping[str, Any], *, heartbeat_ttl_s: float) -> None:
         """Store the outcome of one poll cycle and refresh the poller's heartbeat."""
         doc = json.dumps(cycle, ensure_ascii=False)
@@ -352,7 +371,7 @@ class Store:
                 pipe.ltrim(self.keys.cycles, 0, CYCLES_KEPT - 1)
                 await pipe.execute()
         except RedisError as err:
-            raise StoreError(_describe(err)) from err
+            raise _store_error(err) from err
 
     async def record_source(
         self, name: str, *, at: datetime, error_kind: str | None, message: str | None = None
@@ -375,26 +394,26 @@ class Store:
                     pipe.hincrby(key, f"errors:{error_kind}", 1)
                 await pipe.execute()
         except RedisError as err:
-            raise StoreError(_describe(err)) from err
+            raise _store_error(err) from err
 
     async def load_source(self, name: str) -> dict[str, str]:
         try:
             return dict(await self.redis.hgetall(self.keys.source(name)))  # type: ignore[arg-type]
         except RedisError as err:
-            raise StoreError(_describe(err)) from err
+            raise _store_error(err) from err
 
     async def load_heartbeat(self) -> dict[str, Any] | None:
         try:
             raw = await self.redis.get(self.keys.heartbeat)
         except RedisError as err:
-            raise StoreError(_describe(err)) from err
+            raise _store_error(err) from err
         return None if raw is None else dict(json.loads(raw))
 
     async def load_cycles(self) -> list[dict[str, Any]]:
         try:
             raws = await self.redis.lrange(self.keys.cycles, 0, -1)
         except RedisError as err:
-            raise StoreError(_describe(err)) from err
+            raise _store_error(err) from err
         return [json.loads(r) for r in raws]
 
     async def acquire_lease(self, token: str, ttl_ms: int) -> tuple[int, int]:
@@ -402,7 +421,7 @@ class Store:
         try:
             epoch, pttl = await self._acquire(keys=[self.keys.lease, self.keys.epoch], args=[token, ttl_ms])
         except RedisError as err:
-            raise StoreError(_describe(err)) from err
+            raise _store_error(err) from err
         return int(epoch), int(pttl)
 
     async def extend_lease(self, token: str, ttl_ms: int) -> bool:
@@ -410,24 +429,25 @@ class Store:
         try:
             return bool(await self._extend(keys=[self.keys.lease], args=[token, ttl_ms]))
         except RedisError as err:
-            raise StoreError(_describe(err)) from err
+            raise _store_error(err) from err
 
     async def release_lease(self, token: str) -> bool:
         """Give the poll lease up if ``token`` holds it."""
         try:
             return bool(await self._release(keys=[self.keys.lease], args=[token]))
         except RedisError as err:
-            raise StoreError(_describe(err)) from err
+            raise _store_error(err) from err
 
     async def lease_holder(self) -> tuple[str | None, int]:
         """Who holds the poll lease (its token: host:pid:random) and for how many more ms."""
         try:
-            async with self.redis.pipeline(transaction=True) as pipe:
+            # Not in MULTI: a Redis out of memory refuses to queue even reads there.
+            async with self.redis.pipeline(transaction=False) as pipe:
                 pipe.get(self.keys.lease)
                 pipe.pttl(self.keys.lease)
                 holder, pttl = await pipe.execute()
         except RedisError as err:
-            raise StoreError(_describe(err)) from err
+            raise _store_error(err) from err
         return holder, max(0, int(pttl))
 
     @contextlib.asynccontextmanager
@@ -438,7 +458,7 @@ class Store:
             try:
                 await pubsub.subscribe(self.keys.updates)
             except RedisError as err:
-                raise StoreError(_describe(err)) from err
+                raise _store_error(err) from err
             yield UpdateFeed(pubsub)
         finally:
             with contextlib.suppress(RedisError, OSError):
@@ -449,7 +469,14 @@ class Store:
         try:
             await self.redis.ping()
         except RedisError as err:
-            raise StoreError(_describe(err)) from err
+            raise _store_error(err) from err
+
+    async def probe_write(self) -> None:
+        """Write one tiny key: StoreRefusedError when Redis is reachable but takes no writes."""
+        try:
+            await self.redis.set(self.keys.probe, "1", px=PROBE_TTL_MS)
+        except RedisError as err:
+            raise _store_error(err) from err
 
 
 class UpdateFeed:
@@ -475,10 +502,45 @@ class UpdateFeed:
             await asyncio.wait([reader])
             raise
         except RedisError as err:
-            raise StoreError(_describe(err)) from err
+            raise _store_error(err) from err
         return isinstance(message, dict) and message.get("type") == "subscribe"
+
+
+PROBE_TTL_MS = 60_000
 
 
 def _describe(err: RedisError) -> str:
     """A message about a Redis failure that carries no URL or password."""
+    reason = refusal(err)
+    if reason is not None:
+        return f"redis: refusing writes: {reason}"
     return f"redis: {type(err).__name__}"
+
+
+def refusal(err: BaseException) -> str | None:
+    """Why a reachable Redis refuses us, or None when the failure is not a refusal.
+
+    Only the error class and Redis's fixed error codes are read: never the message's free text.
+    """
+    if isinstance(err, OutOfMemoryError):
+        return "out of memory (maxmemory reached)"
+    if isinstance(err, ReadOnlyError):
+        return "read-only replica"
+    if isinstance(err, AuthenticationError | NoPermissionError):
+        return "authentication or permission refused"
+    if isinstance(err, ResponseError):
+        code = str(err).split(" ", 1)[0]
+        if code in ("OOM", "EXECABORT") and "OOM" in str(err)[:200]:
+            return "out of memory (maxmemory reached)"
+        if code == "MISCONF":
+            return "cannot persist (MISCONF)"
+        if code in ("WRONGPASS", "NOAUTH", "NOPERM"):
+            return "authentication or permission refused"
+    return None
+
+
+def _store_error(err: RedisError) -> StoreError:
+    reason = refusal(err)
+    if reason is not None:
+        return StoreRefusedError(_describe(err), reason=reason)
+    return StoreError(_describe(err))

@@ -85,13 +85,17 @@ class Poller:
             if not getattr(self.source, "from_cache", False):  # rows handed on were not fetched now
                 fetched_ids = list(qc.accepted)
                 await self._safe_record_source(now, None, None)
-        await self._flush(result)
+        write_error = await self._flush(result)
         if fetched_ids and result.outcome != "fenced":  # a fenced poller leaves no trace
             with contextlib.suppress(StoreError):  # the write above reported the outage once
                 await self.store.record_fetch(fetched_ids, now)
         result.duration_s = round(time.perf_counter() - started, 4)
-        with contextlib.suppress(StoreError):
+        try:
             await self.store.record_cycle(result.record(), heartbeat_ttl_s=max_silence_s(self.interval_s))
+        except StoreError as err:
+            write_error = write_error or err
+        # Judged per cycle: a script that had nothing to write succeeds even when Redis refuses writes.
+        self._store_state(write_error)
         self.last_result = result
         if self._on_cycle is not None:
             maybe = self._on_cycle(result)
@@ -121,32 +125,37 @@ class Poller:
             self.circuit.success()
         return rows
 
-    async def _flush(self, result: Cycle) -> None:
+    async def _flush(self, result: Cycle) -> StoreError | None:
         if not self._pending:
-            return
+            return None
         batch = dict(self._pending)
         try:
             written = await self.store.save_observations(
                 batch.values(), epoch=self._epoch(), now=self.clock()
             )
         except StoreError as err:
-            if not self._store_failing:
-                logger.warning("cannot write observations, keeping them for later: %s", err)
-                self._store_failing = True
+            self._store_state(err)
             if result.outcome != "error":
                 result.outcome, result.error_kind, result.message = "store_error", "redis", str(err)
-            return
-        if self._store_failing:
-            logger.info("writing observations again")
-            self._store_failing = False
+            return err
         for sid, obs in batch.items():
             # Keep anything newer that a concurrent cycle added while this write was in flight.
             if self._pending.get(sid) is obs:
                 del self._pending[sid]
         if written < 0:
             result.outcome, result.message = "fenced", "a newer poller holds the lease"
-            return
+            return None
         result.written = written
+        return None
+
+    def _store_state(self, err: StoreError | None) -> None:
+        """Log once when writes to Redis start failing (and why), once when they work again."""
+        if err is not None and not self._store_failing:
+            logger.warning("cannot write to Redis, keeping observations for later: %s", err)
+            self._store_failing = True
+        elif err is None and self._store_failing:
+            logger.info("writing to Redis again")
+            self._store_failing = False
 
     async def _record_feeds(self, result: Cycle) -> None:
         """Each weather-word feed's own success or failure, as a source of its own."""

@@ -11,6 +11,7 @@ from aiohttp import web
 from ticker.config import Settings
 from ticker.metrics import Metrics
 from ticker.models import Station
+from ticker.report import RedisStateLog
 from ticker.store import Store
 
 if TYPE_CHECKING:
@@ -29,3 +30,4 @@ LIVE: web.AppKey[LiveSnapshot] = web.AppKey("live")
 HOT_TALLY: web.AppKey[HotTally] = web.AppKey("hot_tally")
 HOT_ANSWERS: web.AppKey[HotAnswers] = web.AppKey("hot_answers")
 EMBED_SCRIPT: web.AppKey[PinnedScript] = web.AppKey("embed_script")
+REDIS_STATE = web.AppKey("redis_state", RedisStateLog)

@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 from prometheus_client.aiohttp import make_aiohttp_handler
 
-from ticker.errors import StoreError
+from ticker.errors import StoreError, StoreRefusedError
 from ticker.freshness import State
-from ticker.report import FreshnessReport, headline, load_report, poller_health
+from ticker.report import FreshnessReport, RedisStateLog, headline, load_report, poller_health
 from ticker.tasks import cancel_and_wait
 from ticker.web import keys
 from ticker.web.answer import HotAnswers
@@ -41,6 +41,7 @@ def setup_ops_routes(app: web.Application) -> None:
     app.router.add_get("/status", status_page)
     app.router.add_get("/metrics", _metrics_handler(app))
     app.router.add_get("/readyz", _readyz(role))
+    app[keys.REDIS_STATE] = RedisStateLog()
     # Outermost, so it sees the status the client gets, after errors became JSON answers.
     app.middlewares.insert(0, request_metrics(app))
     tally = app[keys.HOT_TALLY] = HotTally(app)
@@ -60,7 +61,7 @@ async def _ops_ctx(app: web.Application) -> AsyncIterator[None]:
 async def current_report(app: web.Application) -> FreshnessReport:
     """The freshness report as of now, from Redis, or from this process's snapshot without it."""
     settings, live, stations = app[keys.SETTINGS], app[keys.LIVE], app[keys.STATIONS]
-    return await load_report(
+    report = await load_report(
         app[keys.STORE],
         stations,
         app[keys.CLOCK](),
@@ -71,6 +72,8 @@ async def current_report(app: web.Application) -> FreshnessReport:
         warnings_source=settings.warnings_source,
         warnings_max_age_s=settings.warnings_max_age_s,
     )
+    app[keys.REDIS_STATE].update(report.redis, report.redis_reason)
+    return report
 
 
 def _no_query(request: web.Request) -> None:
@@ -138,13 +141,24 @@ def _metrics_handler(app: web.Application) -> Handler:
 
 
 READY_CHECKS = ("redis", "snapshot", "poll_heartbeat", "source")
+READY_CHECK_TIMEOUT_S = 1.0  # each check; probes commonly give up after 1 s
 
 
 async def _redis_check(app: web.Application) -> str | None:
+    """Reachable and taking writes: a PING, then one tiny write (refused when out of memory,
+    on a read-only replica, or with credentials Redis does not take)."""
+    states = app[keys.REDIS_STATE]
+    store = app[keys.STORE]
     try:
-        await app[keys.STORE].ping()
+        await store.ping()
+        await store.probe_write()
+    except StoreRefusedError as err:
+        states.update("refusing_writes", err.reason)
+        return str(err)  # "redis: refusing writes: out of memory (maxmemory reached)"
     except StoreError as err:
+        states.update("unreachable", str(err))
         return str(err)
+    states.update("ok", None)
     return None
 
 
@@ -211,9 +225,17 @@ def _readyz(role: str) -> Handler:
         failing: dict[str, str] = {}
         for name in _wanted(request, names):
             if name == "poll_heartbeat" and "redis" in failing:
-                failing[name] = "unknown: Redis unreachable"
+                refusing = "refusing" in failing["redis"]
+                failing[name] = "unknown: Redis " + ("refusing writes" if refusing else "unreachable")
                 continue
-            reason = await _CHECKS[name](request.app)
+            try:
+                async with asyncio.timeout(READY_CHECK_TIMEOUT_S):
+                    reason = await _CHECKS[name](request.app)
+            except TimeoutError:
+                reason = f"no answer within {READY_CHECK_TIMEOUT_S:g} s"
+                if name == "redis":
+                    request.app[keys.REDIS_STATE].update("unreachable", reason)
+                    reason = "redis: " + reason
             if reason is None:
                 ok.append(name)
             else:

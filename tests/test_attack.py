@@ -1,0 +1,160 @@
+"""Holding under attack, against real `ticker serve` processes and a real Redis.
+
+Each test is one failure an attack run found, reproduced with real processes, and what must hold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.attack import rss_bytes, series, spread
+from tests.support.fleet import Fleet, get, report
+from tests.support.helpers import wait_until
+
+REQUESTS = "ticker_http_requests_total"
+
+
+def _targets(n: int) -> list[str]:
+    """``n`` distinct request targets of every awkward form, each answered by some route or none."""
+    forms = [
+        "http://h{i}.example/widget",  # absolute-form, a new host each time
+        "http://h{i}/widget?lang=en",
+        "HTTP://H{i}.EXAMPLE:80/v1/observations",
+        "/wid%67et?x{i}=1",  # percent-encoded path, an unknown parameter: 400 on /widget
+        "/widget?stations=98&lang=k{i}",  # a value outside the allow-list: 400
+        "/v1/stations/{i}",  # not a configured station: 404 on /v1/stations/{id}
+        "/v1/stations/%31%30%38?{i}",
+        "/%2e%2e/etc/{i}",  # nothing routes here
+        "/scan-{i}.php?a=%00%ff",
+        "http://h{i}/nowhere/{i}",
+    ]
+    return [forms[i % len(forms)].format(i=i) for i in range(n)]
+
+
+def test_ten_thousand_distinct_targets_leave_the_request_series_unchanged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    with Fleet(tmp_path) as fleet:
+        web = fleet.add("web", interval_s=5.0)
+        web.wait_healthy()
+        host, port = "127.0.0.1", web.port
+        # Every form once, and the routes answered from kept bytes, so their series exist.
+        warm = _targets(40) + ["/widget", "/v1/observations", "/v1/stations/108", "http://h/widget"] * 3
+        asyncio.run(spread(host, port, warm, connections=4))
+        get(web.base + "/metrics")
+        status, before_text = get(web.base + "/metrics")
+        assert status == 200
+        before = series(before_text, REQUESTS)
+        rss_before = rss_bytes(web.pid)
+
+        statuses = asyncio.run(spread(host, port, _targets(10_000)[40:] + _targets(10_040)[10_000:]))
+        assert sum(statuses.values()) == 10_000 and set(statuses) <= {200, 400, 404}
+
+        status, after_text = get(web.base + "/metrics")
+        rss_after = rss_bytes(web.pid)
+        after = series(after_text, REQUESTS)
+        report(
+            capsys,
+            f"\n10,000 distinct targets: {len(before)} -> {len(after)} request series; "
+            f"RSS {rss_before / 2**20:.1f} -> {rss_after / 2**20:.1f} MiB; statuses {dict(statuses)}",
+        )
+        assert after == before, sorted(after - before)[:5]
+        assert all("route=" in s for s in after)
+        assert rss_after - rss_before < 10 * 2**20
+        assert len(after_text) < 100_000
+
+
+def _ticker_check(env: dict[str, str], cwd: Path) -> tuple[int, str, float]:
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "ticker", "check"],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    return proc.returncode, proc.stdout.strip(), time.monotonic() - started
+
+
+def _readyz(base: str) -> tuple[int, dict[str, object], float]:
+    started = time.monotonic()
+    status, body = get(base + "/readyz", timeout=5)
+    return status, (json.loads(body) if body.startswith("{") else {}), time.monotonic() - started
+
+
+def test_redis_out_of_memory_and_paused_are_named_and_answered_quickly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    interval = 1.0
+    with Fleet(tmp_path) as fleet:
+        web = fleet.add("web", interval_s=interval)
+        web.wait_healthy()
+        wait_until(lambda: web.widget_stations() == 16, timeout=15, what="a full widget")
+        wait_until(lambda: _readyz(web.base)[0] == 200, timeout=10, what="ready")
+        redis = fleet.redis.client()
+
+        # Reachable, but out of memory with noeviction: every write is refused.
+        redis.config_set("maxmemory", "1")
+        full_at = time.monotonic()
+        wait_until(lambda: _readyz(web.base)[0] == 503, timeout=2 * interval + 1, what="/readyz 503")
+        _, doc, _ = _readyz(web.base)
+        failing = doc["failing"]
+        assert isinstance(failing, dict)
+        assert failing["redis"] == "redis: refusing writes: out of memory (maxmemory reached)"
+        status, body = get(web.base + "/v1/freshness")
+        assert status == 200
+        fresh = json.loads(body)
+        assert fresh["redis"] == "refusing_writes" and "out of memory" in fresh["redis_reason"]
+        assert "unreachable" not in body
+        assert fresh["summary"].startswith("Redis refusing writes")
+        _, metrics = get(web.base + "/metrics")
+        assert 'ticker_redis_state{state="refusing_writes"} 1.0' in metrics
+        _, status_page = get(web.base + "/status")
+        assert "refusing" in status_page and "out of memory" in status_page
+        code, line, _ = _ticker_check(web.env, web.workdir)
+        assert code == 2 and "Redis refusing writes: out of memory" in line and "unreachable" not in line
+        named_after = time.monotonic() - full_at
+        wait_until(
+            lambda: "cannot write to Redis" in web.log_text(),
+            timeout=3 * interval,
+            what="the poller's log line",
+        )
+
+        redis.config_set("maxmemory", "0")
+        wait_until(lambda: _readyz(web.base)[0] == 200, timeout=3 * interval + 2, what="ready again")
+        wait_until(
+            lambda: "writing to Redis again" in web.log_text(), timeout=3 * interval + 2, what="recovery"
+        )
+        log = web.log_text()
+        assert log.count("cannot write to Redis") == 1 and log.count("writing to Redis again") == 1
+        assert log.count("Redis reachable but refusing writes: out of memory") == 1
+        assert log.count("Redis ok again") == 1
+
+        # Paused: connections are accepted, nothing is answered. Readiness and check stay quick.
+        assert fleet.redis.proc is not None
+        os.kill(fleet.redis.proc.pid, signal.SIGSTOP)
+        try:
+            timings = [_readyz(web.base) for _ in range(3)]
+            code, line, check_s = _ticker_check(web.env, web.workdir)
+        finally:
+            os.kill(fleet.redis.proc.pid, signal.SIGCONT)
+        report(
+            capsys,
+            f"\nRedis out of memory named by /readyz, /v1/freshness, /metrics, /status and check within "
+            f"{named_after:.2f}s; paused: /readyz {[round(t[2], 2) for t in timings]} s "
+            f"({timings[-1][0]}), check {check_s:.2f} s: {line[:90]}",
+        )
+        assert all(t[0] == 503 and t[2] <= 1.5 for t in timings)
+        assert "redis" in dict(timings[-1][1]["failing"])  # type: ignore[arg-type]
+        assert code == 2 and "Redis unreachable" in line
+        assert check_s < 5  # interpreter start-up included; the Redis part is bounded at 1 s
