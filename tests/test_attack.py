@@ -6,9 +6,11 @@ Each test is one failure an attack run found, reproduced with real processes, an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -158,3 +160,43 @@ def test_redis_out_of_memory_and_paused_are_named_and_answered_quickly(
         assert "redis" in dict(timings[-1][1]["failing"])  # type: ignore[arg-type]
         assert code == 2 and "Redis unreachable" in line
         assert check_s < 5  # interpreter start-up included; the Redis part is bounded at 1 s
+
+
+def _widget_answers(base: str) -> float:
+    _, text = get(base + "/metrics")
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(REQUESTS + '{route="/widget"')
+    )
+
+
+def _non_reading_client(port: int, requests: int = 20_000) -> socket.socket:
+    """A client that asks for a lot and reads nothing: its answers pile up in the server."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    burst = b"GET /widget HTTP/1.1\r\nHost: h\r\n\r\n" * requests
+    with contextlib.suppress(BlockingIOError):
+        sock.send(burst)
+    return sock
+
+
+def test_sigterm_exits_within_10s_with_clients_that_do_not_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    with Fleet(tmp_path) as fleet:
+        web = fleet.add("web", interval_s=1.0)
+        web.wait_healthy()
+        wait_until(lambda: web.widget_stations() == 16, timeout=15, what="a full widget")
+        clients = [_non_reading_client(web.port) for _ in range(4)]
+        try:
+            # The answers fill the kernel's buffers and then the server's: writing is paused.
+            wait_until(lambda: _widget_answers(web.base) >= 100, timeout=10, what="answers piling up")
+            code, exit_s = web.terminate(timeout=20)
+        finally:
+            for sock in clients:
+                sock.close()
+        report(capsys, f"\nSIGTERM with 4 non-reading clients: exit {code} after {exit_s:.2f}s")
+        assert code == 0
+        assert exit_s <= 10.0

@@ -124,6 +124,23 @@ async def test_article_includes_the_ticker_and_the_cache_outlives_it(
             status, headers, _ = await get("/widget", **{"If-None-Match": headers["ETag"]})
             assert status == 304
 
+            # Only the public routes go through: monitoring stays on the ticker's own port.
+            for private in ("/v1/freshness", "/status", "/metrics", "/readyz", "/healthz", "/v1/freshness?x"):
+                status, headers, body = await get(private)
+                assert status == 404 and b"lease" not in body and b"ticker_" not in body, private
+            for public in ("/v1/observations", "/v1/stations/108", "/widget/frame", "/embed.js"):
+                assert (await get(public))[0] == 200, public
+            # Equivalent URLs are one cache entry: reordered or padded, the second is a HIT.
+            first = await get("/widget?lang=en&theme=dark")
+            assert first[0] == 200 and first[1]["X-Cache-Status"] == "MISS"
+            for same in (
+                "/widget?theme=dark&lang=en",
+                "/widget?theme=dark&lang=en&x=1",
+                "/widget?lang=en&theme=dark&",
+            ):
+                status, headers, body = await get(same)
+                assert (status, headers["X-Cache-Status"], body) == (200, "HIT", first[2]), same
+
             await ticker.close()  # the ticker is gone
 
             status, headers, body = await get("/widget")

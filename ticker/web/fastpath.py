@@ -25,6 +25,7 @@ everything through aiohttp's public API alone.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import logging
@@ -69,7 +70,7 @@ _HANDLER_NEEDS = (
     "handle_error",
 )
 _PARSER_NEEDS = ("feed_data", "message_consumed")
-_SERVER_NEEDS = ("_loop", "_kwargs", "request_handler", "requests_count")
+_SERVER_NEEDS = ("_loop", "_kwargs", "_connections", "request_handler", "requests_count", "shutdown")
 _HANDLE_ERROR_PARAMS = ("self", "request", "status", "exc", "message")
 
 
@@ -283,6 +284,27 @@ class SafeServer(web.Server):
 
     def __call__(self) -> RequestHandler:
         return SafeRequestHandler(self, loop=self._loop, **self._kwargs)
+
+    async def shutdown(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 - aiohttp's signature
+        """aiohttp's graceful shutdown, but over within ``timeout`` in all.
+
+        aiohttp waits up to ``timeout`` for a handler to finish and then as long again for the
+        cancelled handler, per connection. A client that stops reading keeps its handler
+        blocked on a full send buffer for both: at the deadline such connections are aborted.
+        """
+        if timeout is None:
+            await super().shutdown(timeout)
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                await super().shutdown(timeout)
+        except TimeoutError:
+            left = [conn for conn in list(self._connections) if conn.transport is not None]
+            logger.warning("shutdown: closing %d connection(s) that did not finish in time", len(left))
+            for conn in left:
+                if conn.transport is not None:
+                    conn.transport.abort()
+            self._connections.clear()
 
 
 class SafeAppRunner(web.AppRunner):
