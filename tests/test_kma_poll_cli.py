@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -138,6 +139,36 @@ async def test_poll_once_shows_what_the_rows_say(env, fake, stations, store, tmp
     assert snap.observations[98].temperature_c == -9.0
     assert 133 not in snap.observations
     assert KEY not in out + err
+
+
+async def test_poll_once_keeps_one_budget_when_backfill_and_fallback_hang(env, fake, store, tmp_path):
+    budget = 3.0
+    env |= {
+        "TICKER_FALLBACK": "ultra_ncst",
+        "TICKER_KMA_CYCLE_BUDGET_S": str(budget),
+        "TICKER_KMA_TIMEOUT_S": "60",
+    }
+    # The same run with nothing hanging: what start-up and the summary cost on this machine.
+    started = time.monotonic()
+    assert (await ticker(env, "poll", "--once", cwd=tmp_path))[0] == 0
+    healthy = time.monotonic() - started
+    # The primary answers at once without station 108; asking for the hour before (the backfill)
+    # and the fallback for 108 hang far longer than any per-request timeout would allow.
+    fake.set_fault(missing=[108], past_hour_latency_s=90)
+    fake.set_fault(endpoint="ultra_ncst", latency_s=90)
+    started = time.monotonic()
+    code, out, err = await ticker(env, "poll", "--once", cwd=tmp_path)
+    took = time.monotonic() - started
+    cycle = (await store.load_cycles())[0]
+    print(f"poll --once with backfill and fallback hanging: {took:.2f}s, cycle {cycle['duration_s']:.2f}s "
+          f"(budget {budget:g}s; {healthy:.2f}s without faults)")  # fmt: skip
+    assert cycle["unfinished"] == ["kma_apihub backfill", "fallback ultra_ncst"]
+    assert cycle["duration_s"] <= budget + 0.5
+    assert took - healthy <= budget + 2, (took, healthy)
+    assert code == 0  # 108 is still fresh from the run before: nothing is shown wrong
+    assert "not finished within the cycle budget of 3s: kma_apihub backfill, fallback ultra_ncst" in err
+    lines = {int(line.split()[0]): line.split() for line in out.splitlines() if line[:4].strip().isdigit()}
+    assert lines[98][2] == "fresh"  # what arrived in time is kept
 
 
 # (how to break it, the kind poll --once must name)

@@ -155,6 +155,7 @@ def _poller_ctx(
             interval_s=settings.effective_poll_interval_s,
             epoch=lambda: lease.epoch,
             circuit=Circuit(base_s=settings.effective_poll_interval_s),
+            budget_s=settings.kma_cycle_budget_s,
             on_cycle=cycle_hook(metrics, store, stations, app[keys.CLOCK]),
         )
         app[POLLER] = poller

@@ -222,6 +222,7 @@ async def poll_once(settings: Settings, stations: list[Station]) -> int:
                     store=store,
                     clock=lambda: datetime.now(UTC),
                     interval_s=settings.effective_poll_interval_s,
+                    budget_s=settings.kma_cycle_budget_s,
                 )
                 result = await poller.run_once()
                 await source.close()
@@ -244,6 +245,12 @@ async def poll_once(settings: Settings, stations: list[Station]) -> int:
     for line in aligned(table, right=(0,)):
         print(line)
     bad = [r for r in rows if r.state is not State.FRESH]
+    if result.unfinished:
+        print(
+            f"not finished within the cycle budget of {settings.kma_cycle_budget_s:g}s: "
+            + ", ".join(result.unfinished),
+            file=sys.stderr,
+        )
     if result.error_kind is not None:
         why = " ".join((result.message or "").split())  # one line, whatever the upstream said
         print(f"poll failed: {result.source} {result.error_kind}: {why}", file=sys.stderr)

@@ -64,6 +64,7 @@ class Cycle(BaseModel):
     epoch: int | None = None  # the poll lease's fencing epoch this cycle wrote under
     requests: dict[str, int] = Field(default_factory=dict)  # upstream requests made, per endpoint
     feeds: dict[str, str | None] = Field(default_factory=dict)  # word feeds asked: error kind or None
+    unfinished: list[str] = Field(default_factory=list)  # upstream calls cut at the cycle's budget
 
     def record(self) -> dict[str, object]:
         """The cycle as stored in Redis: times as Unix seconds."""

@@ -13,7 +13,7 @@ from ticker.freshness import Cycle, TransitionLog, assess
 from ticker.metrics import Metrics
 from ticker.models import KST, Observation, Station
 from ticker.poll.qc import screen
-from ticker.poll.resilience import Circuit
+from ticker.poll.resilience import Circuit, cycle_budget, within_cycle
 from ticker.poll.sources import Source
 from ticker.poll.sources.words import drain_requests
 from ticker.report import max_silence_s
@@ -22,6 +22,7 @@ from ticker.store import Store
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+BACKSTOP_GRACE_S = 1.0  # past the budget, a source that did not stop by itself is cut off
 
 
 class Poller:
@@ -38,6 +39,7 @@ class Poller:
         epoch: Callable[[], int | None] | None = None,
         on_cycle: Callable[[Cycle], Awaitable[None] | None] | None = None,
         circuit: Circuit | None = None,
+        budget_s: float | None = None,
     ) -> None:
         self.stations = list(stations)
         self.source = source
@@ -47,6 +49,7 @@ class Poller:
         self._epoch = epoch or (lambda: None)
         self._on_cycle = on_cycle
         self.circuit = circuit
+        self.budget_s = budget_s  # every upstream call of a cycle together (TICKER_KMA_CYCLE_BUDGET_S)
         self._failing_kind: str | None = None
         self._store_failing = False
         # Observations that passed QC but could not be written yet (Redis away); newest per station.
@@ -67,7 +70,12 @@ class Poller:
                 result.message = f"upstream failing; next attempt after {until.astimezone(KST):%H:%M:%S} KST"
             rows = None
         else:
-            rows = await self._fetch(now, result)
+            with cycle_budget(self.budget_s) as unfinished:
+                rows = await self._fetch(now, result)
+            if unfinished:
+                result.unfinished = list(unfinished)
+                note = "not finished within the cycle budget: " + ", ".join(unfinished)
+                result.message = f"{result.message}; {note}" if result.message else note
         await self._record_feeds(result)
         result.requests = dict(drain_requests(self.source))
         if rows is not None:
@@ -112,7 +120,11 @@ class Poller:
     async def _fetch(self, now: datetime, result: Cycle) -> list[Observation] | None:
         """Rows from the source, or None after recording why there are none."""
         try:
-            rows = await self.source.fetch(self.stations, now)
+            # Calls inside the source stop at the deadline and keep what they have; this is the
+            # backstop for one that does not.
+            rows = await within_cycle(
+                self.source.fetch(self.stations, now), self.source.name, grace_s=BACKSTOP_GRACE_S
+            )
         except UpstreamError as err:
             result.outcome, result.error_kind, result.message = "error", err.kind, str(err)
             self._upstream_failed(err)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -44,6 +46,49 @@ class RetryPolicy:
 
 NO_RETRY = RetryPolicy(attempts=1)
 
+# The deadline of the poll cycle in progress (event-loop time), and what did not finish in it.
+# Every upstream call of a cycle (primary with its retries, backfill, fallback, feeds) runs under
+# it, so one hanging call cannot stretch the cycle past its budget.
+_DEADLINE: ContextVar[float | None] = ContextVar("ticker_cycle_deadline", default=None)
+_UNFINISHED: ContextVar[list[str] | None] = ContextVar("ticker_cycle_unfinished", default=None)
+
+
+@contextlib.contextmanager
+def cycle_budget(budget_s: float | None) -> Iterator[list[str]]:
+    """Run the block as one cycle with ``budget_s`` to spend; yields the list of unfinished calls."""
+    unfinished: list[str] = []
+    deadline = None if budget_s is None else asyncio.get_running_loop().time() + budget_s
+    deadline_token = _DEADLINE.set(deadline)
+    unfinished_token = _UNFINISHED.set(unfinished)
+    try:
+        yield unfinished
+    finally:
+        _DEADLINE.reset(deadline_token)
+        _UNFINISHED.reset(unfinished_token)
+
+
+def cycle_remaining() -> float | None:
+    """Seconds left in the current cycle's budget, or None outside a cycle with a budget."""
+    deadline = _DEADLINE.get()
+    return None if deadline is None else max(0.0, deadline - asyncio.get_running_loop().time())
+
+
+async def within_cycle(call: Awaitable[T], what: str, *, grace_s: float = 0.0) -> T:
+    """Await ``call`` until the cycle's deadline (plus ``grace_s``); past it, note ``what`` as
+    unfinished and raise UpstreamTimeoutError (the caller keeps what it already has)."""
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return await call
+    try:
+        async with asyncio.timeout_at(deadline + grace_s):
+            return await call
+    except TimeoutError:
+        unfinished = _UNFINISHED.get()
+        if unfinished is not None and what not in unfinished:
+            unfinished.append(what)
+        msg = f"{what}: not finished within the cycle budget"
+        raise UpstreamTimeoutError(msg) from None
+
 
 async def retrying(
     call: Callable[[], Awaitable[T]],
@@ -59,6 +104,9 @@ async def retrying(
     attempt = 0
     while True:
         remaining = policy.budget_s - (monotonic() - started)
+        left_in_cycle = cycle_remaining()
+        if left_in_cycle is not None:
+            remaining = min(remaining, left_in_cycle)
         try:
             async with asyncio.timeout(max(remaining, 0.0)):
                 return await call()

@@ -84,6 +84,9 @@ class Fault(BaseModel):
     kind: FaultKind = "none"
     status: int | None = Field(default=None, ge=100, le=599)
     latency_s: float = Field(default=0.0, ge=0, le=3600)
+    past_hour_latency_s: float = Field(
+        default=0.0, ge=0, le=3600, description="sfctm2: extra latency of requests for a given hour (tm=)"
+    )
     missing: list[int] = Field(default_factory=list, description="stations left out")
     sentinels: list[int] = Field(default_factory=list, description="stations with missing markers")
     duplicates: list[int] = Field(default_factory=list, description="stations with an older second row")
@@ -335,6 +338,8 @@ class FakeApiHub:
         answered = await self._common_fault(request, fault)
         if answered is not None:
             return answered
+        if request.query.get("tm"):
+            await self._delay(fault.past_hour_latency_s)
         stn = request.query.get("stn", "")
         parts = [p for p in stn.split(":") if p.strip()]
         if not parts or parts == ["0"]:

@@ -10,6 +10,7 @@ from ticker.errors import UpstreamError
 from ticker.freshness import State, state_for
 from ticker.models import Observation, Station
 from ticker.poll.qc import check
+from ticker.poll.resilience import within_cycle
 from ticker.poll.sources import Source
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ class FallbackSource:
         if not need:
             return rows
         try:
-            extra = await self.fallback.fetch(need, now)
+            extra = await within_cycle(self.fallback.fetch(need, now), f"fallback {self.fallback.name}")
         except UpstreamError as err:
             if self._fallback_failing != err.kind:
                 logger.warning("fallback %s failing (%s): %s", self.fallback.name, err.kind, err)

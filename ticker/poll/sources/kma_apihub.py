@@ -30,7 +30,7 @@ from ticker.errors import (
     UpstreamStatusError,
 )
 from ticker.models import KST, Observation, Station
-from ticker.poll.resilience import RetryPolicy, retrying
+from ticker.poll.resilience import RetryPolicy, retrying, within_cycle
 from ticker.poll.sources.http import get, one_line
 from ticker.poll.sources.kma_text import Frame, SfcRow, parse_frame
 from ticker.redaction import redact
@@ -254,7 +254,8 @@ class KmaApiHubSource:
         hour = (latest or now.astimezone(KST)).replace(minute=0, second=0, microsecond=0)
         try:
             # One attempt only: this is a bonus on top of an answer that already succeeded.
-            frame = await self._frame(sfctm2_params(missing, self._key, hour - timedelta(hours=1)))
+            params = sfctm2_params(missing, self._key, hour - timedelta(hours=1))
+            frame = await within_cycle(self._frame(params), f"{self.name} backfill")
         except UpstreamError as err:
             logger.debug("%s: backfill for %s failed: %s", self.name, missing, err)
             return []
