@@ -95,4 +95,6 @@ def settings(redis_server: RedisServer, tmp_path: Path) -> Settings:
         source="sim",
         data_dir=tmp_path / "data",
         poll_jitter_s=0,
+        # Tests ask for many distinct variants at once; the render budget has its own tests.
+        renders_per_s=10_000,
     )

@@ -80,6 +80,7 @@ def create_app(
         clock=clock,
         hard_max_age_s=settings.hard_max_age_s,
         warnings_max_age_s=settings.warnings_max_age_s,
+        renders_per_s=settings.renders_per_s,
     )
 
     app.cleanup_ctx.append(_redis_ctx(redis))

@@ -113,6 +113,12 @@ class Settings(BaseSettings):
         gt=0,
         description="warnings are removed from every answer when the feed has not answered for this long",
     )
+    renders_per_s: float = Field(
+        default=20.0,
+        gt=0,
+        le=10_000,
+        description="renders of variants not kept, per process; past it such requests get a 429",
+    )
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
 

@@ -120,9 +120,29 @@ class Metrics:
             registry=r,
             multiprocess_mode="livesum",
         )
+        self.renders = Counter(
+            "ticker_variant_renders",
+            "Renders of page variants (new data, clock ticks and variants not kept yet).",
+            registry=r,
+        )
+        self.renders_refused = Counter(
+            "ticker_variant_renders_refused",
+            "Requests for a variant not kept answered 429: the render budget was spent.",
+            registry=r,
+        )
         self.state = StateCollector()
         r.register(self.state)
         self._requests: dict[tuple[str, int], Counter] = {}
+        self._renders_seen = (0, 0)
+
+    def fold_renders(self, renders: int, refused: int) -> None:
+        """Add what a process counted itself (renders, refusals) since the last call."""
+        seen_renders, seen_refused = self._renders_seen
+        if renders > seen_renders:
+            self.renders.inc(renders - seen_renders)
+        if refused > seen_refused:
+            self.renders_refused.inc(refused - seen_refused)
+        self._renders_seen = (max(renders, seen_renders), max(refused, seen_refused))
 
     def exposition_registry(self) -> CollectorRegistry:
         """The registry /metrics reads: this process's, or the merge of every process's files."""

@@ -18,7 +18,7 @@ from ticker.poll.sources.sim import SimSource
 from ticker.web import keys
 from ticker.web.fastpath import FastPathRunner
 from ticker.web.policy import check_frame_ancestors
-from ticker.web.snapshot import LiveSnapshot
+from ticker.web.snapshot import LiveSnapshot, RenderBudget
 
 CACHEABLE = [
     "/widget",
@@ -177,16 +177,60 @@ async def test_duplicate_stations_mean_the_distinct_stations_named(client, stati
 
 async def test_variant_cache_is_bounded(client, stations):
     live = client.app[keys.LIVE]
+    live.budget = RenderBudget(10_000)  # this test is about the cache's bound, not the render rate
     ids = [s.id for s in stations]
     for i in range(len(ids)):
         for j in range(i + 1, len(ids)):
             resp = await client.get(f"/widget?stations={ids[i]},{ids[j]}")
             assert resp.status == 200
     assert live.variant_count <= live.max_variants
-    small = LiveSnapshot(stations, clock=live.clock, hard_max_age_s=3600, max_variants=4, max_aliases=8)
+    small = LiveSnapshot(
+        stations, clock=live.clock, hard_max_age_s=3600, max_variants=4, max_aliases=8, renders_per_s=10_000
+    )
     for n in range(100):
         small.get(("k", n), lambda view: (b"x", "text/plain", {}), alias=f"/x?{n}")
     assert small.variant_count == 4 and small.alias_count == 8
+
+
+async def test_renders_past_the_budget_are_refused_and_kept_variants_still_answered(client, stations):
+    live = client.app[keys.LIVE]
+    now = [1000.0]
+    live.budget = RenderBudget(2, burst=2, monotonic=lambda: now[0])
+    assert (await client.get("/widget?lang=en")).status == 200
+    same = await client.get("/widget?stations=105,98")
+    assert same.status == 200
+    refused = await client.get("/widget?theme=dark")
+    assert refused.status == 429
+    assert refused.headers["Cache-Control"] == "no-store" and refused.headers["Retry-After"] == "1"
+    assert (await refused.json())["error"] == "too_many_variants"
+    renders = live.renders
+    # Kept variants, the same variant under another URL, and every pinned route still answer.
+    for path in ("/widget", "/widget?lang=en", "/widget?stations=98,105,98", "/widget?lang=ko&stations=98,105",
+                 "/v1/observations", "/v1/stations/108", "/widget/frame", "/embed.js", "/demo"):  # fmt: skip
+        resp = await client.get(path)
+        assert resp.status == 200, path
+    assert (await client.get("/widget?stations=98,105")).headers["ETag"] == same.headers["ETag"]
+    assert live.renders == renders
+    now[0] += 0.5
+    assert (await client.get("/widget?theme=dark")).status == 200
+
+
+async def test_a_tick_re_renders_only_variants_asked_for_again(client, stations):
+    live = client.app[keys.LIVE]
+    await live.rerender()
+    pinned = live.variant_count  # the routes' default variants and each station
+    for lang in ("en", "ko"):
+        for theme in ("dark", "light"):
+            assert (await client.get(f"/widget?lang={lang}&theme={theme}&layout=list")).status == 200
+    assert live.variant_count == pinned + 4
+    assert (await client.get("/widget?lang=en&theme=dark&layout=list")).status == 200  # again
+    renders = live.renders
+    await live.rerender()  # the one-off variants are dropped; the pinned and the repeated one kept
+    assert live.variant_count == pinned + 1
+    assert live.renders - renders == pinned + 1
+    await live.rerender()  # nobody asked for it since
+    assert live.variant_count == pinned
+    assert (await client.get("/widget?lang=en&theme=dark&layout=list")).status == 200  # renders again
 
 
 async def test_hot_path_neither_renders_nor_reads_redis(client, store):

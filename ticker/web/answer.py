@@ -144,18 +144,30 @@ class HotAnswers:
     be cheap: it runs on every hit.
     """
 
-    __slots__ = ("_count", "_lookup", "answered")
+    __slots__ = ("_count", "_lookup", "_miss", "answered")
 
-    def __init__(self, lookup: Callable[[str], Rendered | None], count: Callable[[str, int], None]) -> None:
+    def __init__(
+        self,
+        lookup: Callable[[str], Rendered | None],
+        count: Callable[[str, int], None],
+        miss: Callable[[str], Answer | None] | None = None,
+    ) -> None:
         self._lookup = lookup
         self._count = count
+        self._miss = miss  # for a path no variant is kept for: a fixed answer (a 429), or None
         self.answered = 0  # answers given before routing (for tests and benchmarks)
 
     def find(self, raw_path: str, if_none_match: str | None, accept_encoding: str | None) -> Answer | None:
         """The answer for a GET of ``raw_path``, counted, or None when no variant is kept for it."""
         rendered = self._lookup(raw_path)
         if rendered is None:
-            return None
+            if self._miss is None:
+                return None
+            refusal = self._miss(raw_path)
+            if refusal is not None:
+                self._count(raw_path, refusal.status)
+                self.answered += 1
+            return refusal
         answer = rendered.pick(if_none_match, accept_encoding)
         self._count(raw_path, answer.status)
         self.answered += 1

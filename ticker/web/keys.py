@@ -15,7 +15,7 @@ from ticker.report import RedisStateLog
 from ticker.store import Store
 
 if TYPE_CHECKING:
-    from ticker.web.answer import HotAnswers
+    from ticker.web.answer import Answer, HotAnswers
     from ticker.web.routes import PinnedScript
     from ticker.web.snapshot import LiveSnapshot
     from ticker.web.traffic import HotTally
@@ -31,3 +31,4 @@ HOT_TALLY: web.AppKey[HotTally] = web.AppKey("hot_tally")
 HOT_ANSWERS: web.AppKey[HotAnswers] = web.AppKey("hot_answers")
 EMBED_SCRIPT: web.AppKey[PinnedScript] = web.AppKey("embed_script")
 REDIS_STATE = web.AppKey("redis_state", RedisStateLog)
+HOT_MISS: web.AppKey[Callable[[str], Answer | None]] = web.AppKey("hot_miss")

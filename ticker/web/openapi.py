@@ -82,6 +82,11 @@ def _pixels(name: str, description: str) -> dict[str, Any]:
 
 BAD_REQUEST = _json(ErrorDocument, "a query parameter is unknown, repeated or out of its list")
 NOT_MODIFIED = {"description": "the If-None-Match ETag still matches; empty body"}
+TOO_MANY = _json(
+    ErrorDocument,
+    "a variant not kept would need a render and this process's render budget "
+    "(TICKER_RENDERS_PER_S) is spent; Retry-After says when to ask again (no-store)",
+)
 
 
 def _get(summary: str, responses: dict[str, Any], params: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
@@ -104,12 +109,12 @@ def build_openapi(station_ids: Sequence[int], pinned_script_path: str) -> dict[s
     paths = {
         "/widget": _get(
             "The ticker as an HTML fragment for SSI/ESI or direct insertion",
-            {"200": html_ok, "304": NOT_MODIFIED, "400": BAD_REQUEST},
+            {"200": html_ok, "304": NOT_MODIFIED, "400": BAD_REQUEST, "429": TOO_MANY},
             variant,
         ),
         "/widget/frame": _get(
             "The ticker as a small complete page for an iframe",
-            {"200": html_ok, "304": NOT_MODIFIED, "400": BAD_REQUEST},
+            {"200": html_ok, "304": NOT_MODIFIED, "400": BAD_REQUEST, "429": TOO_MANY},
             variant,
         ),
         "/embed.js": _get(
@@ -144,7 +149,7 @@ def build_openapi(station_ids: Sequence[int], pinned_script_path: str) -> dict[s
         ),
         "/demo": _get(
             "A demo page embedding the ticker all three ways",
-            {"200": html_ok, "304": NOT_MODIFIED, "400": BAD_REQUEST},
+            {"200": html_ok, "304": NOT_MODIFIED, "400": BAD_REQUEST, "429": TOO_MANY},
             variant[:3],
         ),
         "/v1/amp": _get(
@@ -198,6 +203,7 @@ def build_openapi(station_ids: Sequence[int], pinned_script_path: str) -> dict[s
                 "200": _json(ObservationsDocument, "the observations"),
                 "304": NOT_MODIFIED,
                 "400": BAD_REQUEST,
+                "429": TOO_MANY,
             },
             [_stations_param(station_ids)],
         ),

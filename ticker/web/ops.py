@@ -45,17 +45,30 @@ def setup_ops_routes(app: web.Application) -> None:
     # Outermost, so it sees the status the client gets, after errors became JSON answers.
     app.middlewares.insert(0, request_metrics(app))
     tally = app[keys.HOT_TALLY] = HotTally(app)
-    app[keys.HOT_ANSWERS] = HotAnswers(app[keys.LIVE].lookup, tally.add)
+    app[keys.HOT_ANSWERS] = HotAnswers(app[keys.LIVE].lookup, tally.add, app.get(keys.HOT_MISS))
     app.cleanup_ctx.append(_ops_ctx)
 
 
 async def _ops_ctx(app: web.Application) -> AsyncIterator[None]:
     metrics, tally = app[keys.METRICS], app[keys.HOT_TALLY]
     folding = asyncio.create_task(fold_hot_counts(tally), name="ticker-hot-counts")
+    renders = asyncio.create_task(_fold_renders_every_second(app), name="ticker-render-counts")
     yield
-    await cancel_and_wait([folding])
+    await cancel_and_wait([folding, renders])
     tally.flush()
+    _fold_renders(app)
     metrics.process_exited()
+
+
+def _fold_renders(app: web.Application) -> None:
+    live = app[keys.LIVE]
+    app[keys.METRICS].fold_renders(live.renders, live.budget.refused)
+
+
+async def _fold_renders_every_second(app: web.Application) -> None:
+    while True:
+        await asyncio.sleep(1.0)
+        _fold_renders(app)
 
 
 async def current_report(app: web.Application) -> FreshnessReport:
@@ -129,6 +142,7 @@ def _metrics_handler(app: web.Application) -> Handler:
         report = await current_report(request.app)
         metrics.state.update(report)
         request.app[keys.HOT_TALLY].flush()
+        _fold_renders(request.app)
         live = request.app[keys.LIVE]
         if live.loaded:
             metrics.snapshot_version.set(live.version)

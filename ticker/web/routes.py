@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import math
 import re
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 from pydantic import BaseModel
@@ -16,7 +18,7 @@ from pydantic import BaseModel
 from ticker.models import SIM_SOURCE, ErrorDocument, attribution
 from ticker.web import keys
 from ticker.web.amp import check_amp_origins
-from ticker.web.answer import send
+from ticker.web.answer import Answer, send
 from ticker.web.oembed import PAGES as OEMBED_PAGES
 from ticker.web.oembed import FormatNotImplemented, NoEmbed, check_public_url
 from ticker.web.oembed import document as oembed_document
@@ -43,7 +45,7 @@ from ticker.web.render import (
     render_widget,
     station_json,
 )
-from ticker.web.snapshot import LiveSnapshot, Renderer
+from ticker.web.snapshot import LiveSnapshot, Renderer, RenderRefused
 from ticker.web.warnings_view import warnings_document
 
 logger = logging.getLogger(__name__)
@@ -186,6 +188,46 @@ def _hot(live: LiveSnapshot, resolve: Resolver) -> Handler:
         return send(request, rendered)
 
     return handler
+
+
+def _too_many(retry_after_s: int) -> web.Response:
+    resp = error_response(429, "too_many_variants", "too many distinct variants asked for; retry later")
+    resp.headers["Retry-After"] = str(retry_after_s)
+    return resp
+
+
+def _refuse_when_spent(
+    live: LiveSnapshot, resolvers: Mapping[str, Resolver]
+) -> Callable[[str], Answer | None]:
+    """Before routing: a request for a variant not kept, while the render budget is spent, gets
+    a fixed 429 at the cost of parsing its query, so a flood of distinct variants costs little.
+
+    Only ever refuses: anything it cannot parse, or a variant that is kept, goes on to the
+    routed handlers as before (which answer it, or refuse it the same way).
+    """
+    budget = live.budget
+    retry_after = max(1, math.ceil(1 / budget.rate))
+    model = _too_many(retry_after)
+    assert model.body is not None and isinstance(model.body, bytes)
+    refusal = Answer.build(429, dict(model.headers), model.body)
+
+    def miss(raw_path: str) -> Answer | None:
+        if budget.available():
+            return None
+        path, _, query = raw_path.partition("?")
+        resolve = resolvers.get(path)
+        if resolve is None or len(query) > MAX_QUERY:
+            return None
+        try:
+            key, _ = resolve(parse_qsl(query, keep_blank_values=True), {})
+        except Exception:  # noqa: BLE001 - whatever it is, the routed handlers answer it
+            return None
+        if live.is_kept(key):
+            return None
+        budget.refused += 1
+        return refusal
+
+    return miss
 
 
 # ---------------------------------------------------------------------------------------------
@@ -355,10 +397,14 @@ def setup_routes(app: web.Application) -> None:
         "/v1/warnings": warnings,
         "/v1/amp": amp,
     }
+    app[keys.HOT_MISS] = _refuse_when_spent(live, hot)
     for path, resolve in hot.items():
         app.router.add_get(path, _hot(live, resolve))
         key, renderer = resolve((), {})
-        live.get(key, renderer, alias=path)
+        live.get(key, renderer, alias=path, pin=True)
+    for sid in ids:
+        key, renderer = station((), {"id": str(sid)})
+        live.get(key, renderer, alias=f"/v1/stations/{sid}", pin=True)
     app.router.add_get("/v1/stations/{id}", _hot(live, station))
     app.router.add_get("/oembed", _oembed(live, policy, ids, public_url))
 
@@ -473,6 +519,9 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
         return error_response(404, "not_found", "no embed for this url and size")
     except FormatNotImplemented:
         return error_response(501, "not_implemented", "only format=json is available")
+    except RenderRefused as err:
+        # Too many variants not kept asked for at once: kept ones are still answered as usual.
+        return _too_many(err.retry_after_s)
     except web.HTTPNotFound:
         return error_response(404, "not_found", "no such route")
     except web.HTTPMethodNotAllowed as err:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Hashable, Mapping, Sequence
 from datetime import datetime
@@ -31,8 +32,56 @@ MAX_VARIANTS = 256  # rendered variants kept per process; a flood of distinct UR
 MAX_ALIASES = 1024  # raw request paths remembered as shortcuts to a variant
 RENDERS_PER_YIELD = 4  # a re-render pass gives the loop back this often, so requests keep flowing
 
+DEFAULT_RENDERS_PER_S = 20.0  # renders of variants not kept, per process (TICKER_RENDERS_PER_S)
+
 # A renderer turns a view into (body, content type, headers other than ETag/Content-Type).
 Renderer = Callable[[View], tuple[bytes, str, Mapping[str, str]]]
+
+
+class RenderRefused(Exception):
+    """A variant that is not kept would need a render, and the render budget is spent."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__("render budget spent")
+        self.retry_after_s = retry_after_s
+
+
+class RenderBudget:
+    """A token bucket: at most ``rate`` renders a second on average, and a fifth of a second's
+    worth (at least ``burst``) at once, so renders never hold the loop for long in one go."""
+
+    def __init__(
+        self, rate: float, *, burst: float = 4.0, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.rate = rate
+        self.capacity = max(burst, rate / 5)
+        self._tokens = self.capacity
+        self._monotonic = monotonic
+        self._at = monotonic()
+        self.refused = 0
+
+    def _refill(self) -> None:
+        now = self._monotonic()
+        self._tokens = min(self.capacity, self._tokens + (now - self._at) * self.rate)
+        self._at = now
+
+    def available(self) -> bool:
+        """Whether a render could happen now (nothing is taken)."""
+        self._refill()
+        return self._tokens >= 1.0
+
+    def take(self) -> bool:
+        self._refill()
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        self.refused += 1
+        return False
+
+    def retry_after_s(self) -> int:
+        """Whole seconds until a token is there again (at least 1)."""
+        missing = max(0.0, 1.0 - self._tokens)
+        return max(1, int(missing / self.rate + 0.999)) if self.rate > 0 else 60
 
 
 class LiveSnapshot:
@@ -47,6 +96,7 @@ class LiveSnapshot:
         warnings_max_age_s: float = 1800.0,
         max_variants: int = MAX_VARIANTS,
         max_aliases: int = MAX_ALIASES,
+        renders_per_s: float = DEFAULT_RENDERS_PER_S,
     ) -> None:
         self.stations = list(stations)
         self.clock = clock
@@ -62,6 +112,9 @@ class LiveSnapshot:
         self._variants: OrderedDict[Hashable, tuple[Renderer, Rendered]] = OrderedDict()
         self._aliases: OrderedDict[str, Hashable] = OrderedDict()
         self._pass = 0
+        self.budget = RenderBudget(renders_per_s)
+        self._pinned: set[Hashable] = set()  # registered at start-up: always kept and re-rendered
+        self._served: set[Hashable] = set()  # variants answered since the last re-render pass
 
     @property
     def version(self) -> int:
@@ -108,22 +161,43 @@ class LiveSnapshot:
             warnings_max_age_s=self.warnings_max_age_s,
         )
 
+    def is_kept(self, key: Hashable) -> bool:
+        return key in self._variants
+
     def lookup(self, alias: str) -> Rendered | None:
         """The hot path: the variant a raw request path was last answered with, if still kept."""
         key = self._aliases.get(alias)
         if key is None:
             return None
         entry = self._variants.get(key)
-        return None if entry is None else entry[1]
-
-    def get(self, key: Hashable, renderer: Renderer, *, alias: str | None = None) -> Rendered:
-        """The variant for ``key``, rendered on first use; remember ``alias`` as a shortcut."""
-        entry = self._variants.get(key)
         if entry is None:
+            return None
+        self._served.add(key)
+        return entry[1]
+
+    def get(
+        self, key: Hashable, renderer: Renderer, *, alias: str | None = None, pin: bool = False
+    ) -> Rendered:
+        """The variant for ``key``, rendered on first use; remember ``alias`` as a shortcut.
+
+        A render of a variant not kept takes a token from the render budget; with none left,
+        RenderRefused (the caller answers 429). ``pin`` registers a variant that is always kept.
+        """
+        entry = self._variants.get(key)
+        if entry is not None:
+            self._served.add(key)  # asked for again: worth keeping current
+        else:
+            if not pin and key not in self._pinned and not self.budget.take():
+                raise RenderRefused(self.budget.retry_after_s())
             entry = (renderer, self._render(renderer, self.view(), None))
             self._variants[key] = entry
+            if pin:
+                self._pinned.add(key)
             while len(self._variants) > self.max_variants:
-                self._variants.popitem(last=False)
+                oldest = next((k for k in self._variants if k not in self._pinned), None)
+                if oldest is None:
+                    break
+                del self._variants[oldest]
         if alias is not None and alias not in self._aliases:
             self._aliases[alias] = key
             while len(self._aliases) > self.max_aliases:
@@ -138,14 +212,23 @@ class LiveSnapshot:
         return make_rendered(body, content_type, headers)
 
     async def rerender(self) -> None:
-        """Re-render every kept variant with the clock; old bytes are served until each is done."""
+        """Re-render the variants asked for again since the last pass, with the clock.
+
+        Old bytes are served until each is done. A variant nobody asked for again since it was
+        rendered or last re-rendered is dropped (it renders on its next request), so a flood of
+        one-off URLs costs nothing later; the pinned variants are always kept.
+        """
         self._pass += 1
         this_pass = self._pass
         view = self._build_view()
         self._view = view
+        served, self._served = self._served, set()
         for done, key in enumerate(list(self._variants), start=1):
             entry = self._variants.get(key)
             if entry is None:
+                continue
+            if key not in self._pinned and key not in served:
+                self._variants.pop(key, None)
                 continue
             renderer, old = entry
             try:
