@@ -9,17 +9,21 @@ import asyncio
 import contextlib
 import json
 import os
+import resource
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from tests.support.attack import rss_bytes, series, spread
-from tests.support.fleet import Fleet, get, report
+from tests.support.fleet import Fleet, Replica, get, report
 from tests.support.flood import run_flood
 from tests.support.helpers import parse_widget, wait_until
 
@@ -223,3 +227,99 @@ def test_a_flood_of_distinct_variants_leaves_the_normal_client_served(
         # bench/RESULTS.md). Shared with other work, the machine's own swings are allowed for.
         assert outcome.kept >= 0.2
         assert outcome.normal.p99_ms <= max(20.0, 5 * outcome.undisturbed.p99_ms)
+
+
+class Slowloris:
+    """``count`` connections that each send a request head a few bytes at a time, forever,
+    opening a new one a second after the server closes one."""
+
+    def __init__(self, port: int, count: int, every_s: float = 3.0) -> None:
+        self.port, self.count, self.every_s = port, count, every_s
+        self.reopened = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+
+    async def _one(self) -> None:
+        while not self._stop.is_set():
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+            except OSError:
+                await asyncio.sleep(0.5)
+                continue
+            try:
+                writer.write(b"GET /widget HTTP/1.1\r\nHost: h\r\n")
+                while not self._stop.is_set() and not reader.at_eof():
+                    writer.write(b"X-a: b\r\n")
+                    await writer.drain()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(reader.read(1024), self.every_s)
+            except OSError:
+                pass
+            finally:
+                writer.close()
+            self.reopened += 1
+            await asyncio.sleep(1.0)
+
+    async def _run(self) -> None:
+        tasks = [asyncio.create_task(self._one()) for _ in range(self.count)]
+        await asyncio.to_thread(self._stop.wait)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def __enter__(self) -> Slowloris:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(15)
+
+
+def test_slowloris_under_1024_descriptors_leaves_room_for_good_clients(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if (hard != resource.RLIM_INFINITY and hard < 2048) or shutil.which("prlimit") is None:
+        pytest.skip("needs prlimit and 2,048 descriptors for the test's own connections")
+    resource.setrlimit(
+        resource.RLIMIT_NOFILE, (max(soft, 4096) if hard == resource.RLIM_INFINITY else min(hard, 4096), hard)
+    )
+    with Fleet(tmp_path) as fleet:
+        web = Replica(tmp_path, "web", fleet.redis.url, interval_s=5.0)
+        fleet.replicas.append(web)
+        with web.log_path.open("ab") as log:
+            web.proc = subprocess.Popen(
+                ["prlimit", "--nofile=1024", "--", sys.executable, "-m", "ticker", "serve"],
+                env=web.env, cwd=web.workdir, stdout=subprocess.DEVNULL, stderr=log,
+            )  # fmt: skip
+        web.wait_healthy()
+        wait_until(lambda: web.widget_stations() == 16, timeout=15, what="a full widget")
+        with Slowloris(web.port, 1100) as attack:
+            settle = time.monotonic() + 15
+            while time.monotonic() < settle:  # the first 15 s are not judged
+                get(web.base + "/healthz", timeout=1)
+            good = bad = 0
+            why: Counter[str] = Counter()
+            window = time.monotonic() + 6
+            while time.monotonic() < window:
+                status, body = get(web.base + "/widget", timeout=2)
+                if status == 200 and len(parse_widget(body).stations) == 16:
+                    good += 1
+                else:
+                    bad += 1
+                    why[f"{status} {body[:40]}"] += 1
+            reopened = attack.reopened
+        _, metrics = get(web.base + "/metrics")
+        log_text = web.log_text()
+        report(
+            capsys,
+            f"\nslowloris 1,100 connections under 1,024 descriptors: {good} good, {bad} bad /widget "
+            f"after 15 s ({dict(why.most_common(3))}); {reopened} slow connections closed by the server; "
+            + " ".join(
+                line for line in metrics.splitlines() if line.startswith("ticker_connections_closed_total")
+            ),
+        )
+        assert good / (good + bad) >= 0.95
+        assert reopened > 0
+        assert log_text.count("connection limit 924 reached") <= 3  # once per episode, not per connection

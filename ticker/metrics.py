@@ -130,10 +130,22 @@ class Metrics:
             "Requests for a variant not kept answered 429: the render budget was spent.",
             registry=r,
         )
+        self.connections_closed = Counter(
+            "ticker_connections_closed",
+            "Client connections the server closed: head_timeout (request head too slow) or shed "
+            "(the connection limit was reached and this was the slowest or idlest).",
+            ["reason"],
+            registry=r,
+        )
+        for reason in ("head_timeout", "shed"):
+            self.connections_closed.labels(reason)
         self.state = StateCollector()
         r.register(self.state)
         self._requests: dict[tuple[str, int], Counter] = {}
         self._renders_seen = (0, 0)
+
+    def connection_closed(self, reason: str) -> None:
+        self.connections_closed.labels(reason).inc()
 
     def fold_renders(self, renders: int, refused: int) -> None:
         """Add what a process counted itself (renders, refusals) since the last call."""

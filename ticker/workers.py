@@ -50,6 +50,27 @@ def loop_name() -> str:
     return "uvloop"
 
 
+def raise_fd_limit() -> int:
+    """Raise the soft RLIMIT_NOFILE to the hard limit (each connection is a descriptor); return it."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard and (hard == resource.RLIM_INFINITY or soft < hard):
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 65_536)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as err:
+            logger.warning("cannot raise the open-file limit from %s: %s", soft, err)
+    if soft != resource.RLIM_INFINITY and soft < 4096:
+        logger.warning(
+            "open-file limit %d: at most %d client connections (raise LimitNOFILE / ulimit -n)",
+            soft,
+            max(16, soft - 100),
+        )
+    return int(soft)
+
+
 def run(
     app: web.Application,
     settings: Settings,
@@ -63,6 +84,7 @@ def run(
     The steps of ``aiohttp.web.run_app`` with the runner of ``ticker.web.fastpath``; on ``sock``
     when given (already bound and listening), else on the configured host and port.
     """
+    raise_fd_limit()
     loop = new_event_loop()
     asyncio.set_event_loop(loop)
     runner = make_runner(app, mode=settings.fast_path, handle_signals=True, shutdown_timeout=shutdown_timeout)

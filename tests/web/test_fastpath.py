@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Histogram
 
-from tests.support.helpers import poll_sim, wait_for, web_app
+from tests.support.helpers import front_door_server, poll_sim, wait_for, web_app
 from ticker.metrics import observe_many
 from ticker.web import keys
 from ticker.web.answer import serialize_head as head
@@ -480,3 +480,28 @@ async def test_fast_path_off_answers_the_same_bytes_through_the_public_api(setti
         finally:
             await runner.cleanup()
     assert bodies[0] == bodies[1]
+
+
+async def test_a_request_head_sent_too_slowly_is_closed_and_counted(
+    settings, stations, store, clock, monkeypatch
+):
+    from ticker.web import fastpath
+
+    monkeypatch.setattr(fastpath, "HEAD_TIMEOUT_S", 0.5)
+    await poll_sim(stations, store, clock)
+    app = web_app(settings, stations, store, clock)
+    async with front_door_server(app) as server:
+        slow_r, slow_w = await asyncio.open_connection("127.0.0.1", server.port)
+        slow_w.write(b"GET /widget HTTP/1.1\r\nHost: h\r\n")  # never finished
+        # A keep-alive client whose second head stalls half-way is cut too.
+        ka_r, ka_w = await asyncio.open_connection("127.0.0.1", server.port)
+        ka_w.write(b"GET /healthz HTTP/1.1\r\nHost: h\r\n\r\n")
+        await ka_r.readuntil(b'"ok"}')
+        ka_w.write(b"GET /healthz HTTP/1.1\r\n")
+        async with asyncio.timeout(5):
+            assert await slow_r.read() == b""
+            assert await ka_r.read() == b""
+        slow_w.close()
+        ka_w.close()
+        metrics = app[keys.METRICS]
+        assert metrics.connections_closed.labels("head_timeout")._value.get() == 2

@@ -70,7 +70,15 @@ _HANDLER_NEEDS = (
     "handle_error",
 )
 _PARSER_NEEDS = ("feed_data", "message_consumed")
-_SERVER_NEEDS = ("_loop", "_kwargs", "_connections", "request_handler", "requests_count", "shutdown")
+_SERVER_NEEDS = (
+    "_loop",
+    "_kwargs",
+    "_connections",
+    "request_handler",
+    "requests_count",
+    "shutdown",
+    "connection_made",
+)
 _HANDLE_ERROR_PARAMS = ("self", "request", "status", "exc", "message")
 
 
@@ -128,9 +136,114 @@ def parser_supported(handler: RequestHandler) -> bool:
     return parser is not None and all(hasattr(parser, n) for n in _PARSER_NEEDS)
 
 
+HEAD_TIMEOUT_S = 10.0  # a request head must be complete this long after it began
+KEEPALIVE_IDLE_S = 30.0  # an idle kept-alive connection is closed after this long
+FD_RESERVE = 100  # descriptors kept free for Redis, the upstream, logs and files
+SWEEP_EVERY_S = 1.0
+
+
+def connection_cap() -> int:
+    """Most client connections a process keeps open: below its file-descriptor limit."""
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 65_536
+    return max(16, int(soft) - FD_RESERVE)
+
+
+class ConnectionGuard:
+    """Slow and idle clients cannot hold the process: head timeout, and a cap with shedding.
+
+    A connection whose request head is not complete ``HEAD_TIMEOUT_S`` after it began (for
+    the first request: after the connection opened) is closed by a sweep once a second. At
+    ``cap`` open connections, each new one makes room by closing the slowest: one that never
+    completed a request head, oldest first, else the longest idle; one log line when shedding
+    starts and one when it ends, and a counter for every connection closed this way.
+    """
+
+    def __init__(self, cap: int, on_close: Any = None) -> None:
+        self.cap = cap
+        self.shedding = False
+        self.closed: dict[str, int] = {"head_timeout": 0, "shed": 0}
+        self._on_close = on_close or (lambda reason: None)
+        self._handle: asyncio.TimerHandle | None = None
+
+    def _close(self, handler: Any, reason: str) -> None:
+        transport = handler.transport
+        if transport is not None and not transport.is_closing():
+            transport.abort()
+            self.closed[reason] += 1
+            self._on_close(reason)
+
+    def opened(self, server: web.Server, handler: Any) -> None:
+        loop = server._loop
+        handler.ticker_opened_at = loop.time()
+        if self._handle is None:
+            self._handle = loop.call_later(SWEEP_EVERY_S, self._sweep, server)
+        connections = server._connections
+        if len(connections) <= self.cap:
+            return
+        if not self.shedding:
+            self.shedding = True
+            logger.warning("connection limit %d reached: closing the slowest connections", self.cap)
+        victim = min(
+            (h for h in connections if h is not handler and not _closing(h)),
+            key=_slowest_first,
+            default=None,
+        )
+        if victim is not None:
+            self._close(victim, "shed")
+
+    def _sweep(self, server: web.Server) -> None:
+        loop = server._loop
+        now = loop.time()
+        for handler in list(server._connections):
+            began = _head_began(handler)
+            if began is not None and now - began > HEAD_TIMEOUT_S:
+                self._close(handler, "head_timeout")
+        if self.shedding and len(server._connections) < self.cap * 0.9:
+            self.shedding = False
+            logger.info(
+                "connections back under the limit (%d open, limit %d)", len(server._connections), self.cap
+            )
+        self._handle = loop.call_later(SWEEP_EVERY_S, self._sweep, server)
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+
+def _head_done(handler: Any) -> bool:
+    """Whether the connection completed at least one request head (False sorts first)."""
+    return bool(handler._request_count or handler._messages)
+
+
+def _head_began(handler: Any) -> float | None:
+    """When the request head now awaited began, if one is awaited and not yet complete."""
+    if not _head_done(handler):
+        return float(getattr(handler, "ticker_opened_at", 0.0))
+    return getattr(handler, "ticker_head_since", None)
+
+
+def _slowest_first(handler: Any) -> tuple[bool, float]:
+    """Connections that never completed a head, oldest first; then the longest idle."""
+    opened = float(getattr(handler, "ticker_opened_at", 0.0))
+    if not _head_done(handler):
+        return (False, opened)
+    return (True, max(opened, float(getattr(handler, "ticker_active_at", 0.0))))
+
+
+def _closing(handler: Any) -> bool:
+    transport = handler.transport
+    return transport is None or bool(transport.is_closing())
+
+
 def make_runner(app: web.Application, *, mode: Mode = "auto", **kwargs: Any) -> web.AppRunner:
     """The runner a ticker process serves ``app`` with: the fast path when it can be used."""
     kwargs.setdefault("access_log", None)
+    kwargs.setdefault("keepalive_timeout", KEEPALIVE_IDLE_S)
     reason = capability(mode)
     if reason is not None:
         if mode != "off":
@@ -221,6 +334,12 @@ class _AnsweringParser:
 
         parser, protocol, answer = self._parser, self._protocol, self._answer
         messages, upgraded, tail = parser.feed_data(data)
+        now = protocol._loop.time()
+        protocol.ticker_active_at = now
+        if messages:
+            protocol.ticker_head_since = None
+        elif protocol.ticker_head_since is None:
+            protocol.ticker_head_since = now  # bytes of a head that is not complete yet
         transport = protocol.transport
         if not messages or not protocol.idle() or transport is None or transport.is_closing():
             return messages, upgraded, tail
@@ -254,6 +373,9 @@ class _AnsweringParser:
 class FastPathHandler(SafeRequestHandler):
     """A connection whose idle-time hot GETs are answered without entering the app."""
 
+    ticker_head_since: float | None = None
+    ticker_active_at: float = 0.0
+
     def __init__(self, manager: web.Server, *, answer: _ConnectionAnswers, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
         if parser_supported(self):
@@ -282,8 +404,15 @@ class FastPathHandler(SafeRequestHandler):
 class SafeServer(web.Server):
     """aiohttp's low-level server, building connections whose error pages echo nothing."""
 
+    guard: ConnectionGuard | None = None
+
     def __call__(self) -> RequestHandler:
         return SafeRequestHandler(self, loop=self._loop, **self._kwargs)
+
+    def connection_made(self, handler: RequestHandler, transport: asyncio.Transport) -> None:
+        super().connection_made(handler, transport)
+        if self.guard is not None:
+            self.guard.opened(self, handler)
 
     async def shutdown(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 - aiohttp's signature
         """aiohttp's graceful shutdown, but over within ``timeout`` in all.
@@ -292,6 +421,8 @@ class SafeServer(web.Server):
         cancelled handler, per connection. A client that stops reading keeps its handler
         blocked on a full send buffer for both: at the deadline such connections are aborted.
         """
+        if self.guard is not None:
+            self.guard.stop()
         if timeout is None:
             await super().shutdown(timeout)
             return
@@ -319,6 +450,9 @@ class SafeAppRunner(web.AppRunner):
         server = await super()._make_server()
         # Same object, same state: only the protocol factory changes.
         server.__class__ = self.server_class
+        metrics = self.app.get(keys.METRICS)
+        on_close = None if metrics is None else metrics.connection_closed
+        server.guard = ConnectionGuard(connection_cap(), on_close)  # type: ignore[attr-defined]
         return server
 
 
