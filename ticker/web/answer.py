@@ -165,7 +165,8 @@ class HotAnswers:
                 return None
             refusal = self._miss(raw_path)
             if refusal is not None:
-                self._count(raw_path, refusal.status)
+                # Counted by path alone: a flood of distinct queries is one tally entry.
+                self._count(raw_path.partition("?")[0], refusal.status)
                 self.answered += 1
             return refusal
         answer = rendered.pick(if_none_match, accept_encoding)

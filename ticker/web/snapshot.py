@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 MAX_VARIANTS = 256  # rendered variants kept per process; a flood of distinct URLs evicts, never grows
 MAX_ALIASES = 1024  # raw request paths remembered as shortcuts to a variant
-RENDERS_PER_YIELD = 4  # a re-render pass gives the loop back this often, so requests keep flowing
+RENDERS_PER_YIELD = 1  # a re-render pass gives the loop back this often, so requests keep flowing
 
 DEFAULT_RENDERS_PER_S = 20.0  # renders of variants not kept, per process (TICKER_RENDERS_PER_S)
 
