@@ -21,7 +21,7 @@ from typing import Any
 
 from ticker.errors import UpstreamError
 from ticker.models import KST, Observation, Station
-from ticker.poll.resilience import Circuit
+from ticker.poll.resilience import Circuit, within_cycle
 from ticker.poll.sources import Source
 from ticker.poll.sources.aws_min import VALID_FOR, AwsMinuteFeed
 from ticker.poll.sources.ultra_fcst import UltraFcstFeed, issue_time, sky_at
@@ -217,7 +217,7 @@ class WordsSource:
         if self.minute is not None and due and feed.allow(now):
             self._minute_asked = now
             try:
-                self._readings = await self.minute.readings(ids, now)
+                self._readings = await within_cycle(self.minute.readings(ids, now), "word feed aws_min")
             except UpstreamError as err:
                 feed.failed(now, err)
             else:
@@ -254,7 +254,7 @@ class WordsSource:
         if self.nowcast is None or not self._due(cached, wanted, now) or not feed.allow(now):
             return cached
         try:
-            items = await self.nowcast.cell(cell[0], cell[1], wanted)
+            items = await within_cycle(self.nowcast.cell(cell[0], cell[1], wanted), "word feed ultra_ncst")
         except UpstreamError as err:
             feed.failed(now, err)
             return cached
@@ -266,7 +266,9 @@ class WordsSource:
         cached = self._sky.get(cell)
         if self.forecast is not None and self._due(cached, wanted, now) and feed.allow(now):
             try:
-                got, items = await self.forecast.cell(cell[0], cell[1], wanted)
+                got, items = await within_cycle(
+                    self.forecast.cell(cell[0], cell[1], wanted), "word feed ultra_fcst"
+                )
             except UpstreamError as err:
                 feed.failed(now, err)
             else:
