@@ -505,3 +505,27 @@ async def test_a_request_head_sent_too_slowly_is_closed_and_counted(
         ka_w.close()
         metrics = app[keys.METRICS]
         assert metrics.connections_closed.labels("head_timeout")._value.get() == 2
+
+
+async def test_a_refusal_before_routing_is_a_429_on_both_levels(settings, stations, store, clock):
+    from ticker.web.snapshot import RenderBudget
+
+    await poll_sim(stations, store, clock)
+    app = web_app(settings, stations, store, clock)
+    async with front_door_server(app) as server:
+        app[keys.LIVE].budget = RenderBudget(1, burst=1, monotonic=lambda: 0.0)
+        assert app[keys.LIVE].budget.take()  # spent, and it never refills here
+        async with connect("127.0.0.1", server.port) as conn:
+            # Idle keep-alive requests are refused on the connection, before routing.
+            for query in ("theme=dark", "theme=dark&lang=en", "layout=list"):
+                await conn.send(f"GET /widget/frame?{query} HTTP/1.1\r\nHost: h\r\n\r\n".encode())
+                answer = await conn.answer()
+                assert answer.status == 429, query
+                assert answer.header("Cache-Control") == "no-store" and answer.header("Retry-After") == "1"
+            await conn.send(b"GET /widget/frame HTTP/1.1\r\nHost: h\r\n\r\n")
+            assert (await conn.answer()).status == 200  # a kept variant is answered as ever
+        async with connect("127.0.0.1", server.port) as conn:
+            # Connection: close is never answered on the connection: the handler level refuses.
+            await conn.send(b"GET /widget/frame?theme=dark HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+            answer = await conn.answer()
+            assert answer.status == 429 and answer.header("Retry-After") == "1"

@@ -57,7 +57,7 @@ class Answer:
         """The same answer through aiohttp's public API."""
         if self.status == 304:
             return web.Response(status=304, headers=self.headers)
-        return web.Response(body=self.body, headers=self.headers)
+        return web.Response(status=self.status, body=self.body, headers=self.headers)
 
 
 @dataclass(frozen=True, slots=True)

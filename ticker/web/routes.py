@@ -205,13 +205,13 @@ def _refuse_when_spent(
     Only ever refuses: anything it cannot parse, or a variant that is kept, goes on to the
     routed handlers as before (which answer it, or refuse it the same way).
     """
-    budget = live.budget
-    retry_after = max(1, math.ceil(1 / budget.rate))
+    retry_after = max(1, math.ceil(1 / live.budget.rate))
     model = _too_many(retry_after)
     assert model.body is not None and isinstance(model.body, bytes)
     refusal = Answer.build(429, dict(model.headers), model.body)
 
     def miss(raw_path: str) -> Answer | None:
+        budget = live.budget
         if budget.available():
             return None
         path, _, query = raw_path.partition("?")
