@@ -139,12 +139,22 @@ def build_openapi(station_ids: Sequence[int], pinned_script_path: str) -> dict[s
         ),
         "/widget.txt": _get(
             "The ticker as one line of plain text (terminals, SMS, alt text)",
-            {"200": _body("text/plain", "the line"), "304": NOT_MODIFIED, "400": BAD_REQUEST},
+            {
+                "200": _body("text/plain", "the line"),
+                "304": NOT_MODIFIED,
+                "400": BAD_REQUEST,
+                "429": TOO_MANY,
+            },
             [variant[0], variant[3]],
         ),
         "/widget.svg": _get(
             "The ticker as a self-contained SVG picture with its text as text",
-            {"200": _body("image/svg+xml", "the picture"), "304": NOT_MODIFIED, "400": BAD_REQUEST},
+            {
+                "200": _body("image/svg+xml", "the picture"),
+                "304": NOT_MODIFIED,
+                "400": BAD_REQUEST,
+                "429": TOO_MANY,
+            },
             [variant[0], _enum("theme", SVG_THEMES, "colour theme"), variant[3]],
         ),
         "/demo": _get(
@@ -159,6 +169,7 @@ def build_openapi(station_ids: Sequence[int], pinned_script_path: str) -> dict[s
                 "304": NOT_MODIFIED,
                 "400": BAD_REQUEST,
                 "403": _json(ErrorDocument, "__amp_source_origin is not in TICKER_AMP_ORIGINS"),
+                "429": TOO_MANY,
             },
             [
                 variant[0],
@@ -181,6 +192,7 @@ def build_openapi(station_ids: Sequence[int], pinned_script_path: str) -> dict[s
                 "400": BAD_REQUEST,
                 "404": _json(ErrorDocument, "not a page of this service, or nothing fits the size"),
                 "501": _json(ErrorDocument, "format=xml: only json is offered"),
+                "429": TOO_MANY,
             },
             [
                 {

@@ -220,7 +220,7 @@ def _refuse_when_spent(
             return None
         try:
             key, _ = resolve(parse_qsl(query, keep_blank_values=True), {})
-        except Exception:  # noqa: BLE001 - whatever it is, the routed handlers answer it
+        except Exception:  # whatever it is, the routed handlers answer it
             return None
         if live.is_kept(key):
             return None
