@@ -196,8 +196,13 @@ def test_sigterm_exits_within_10s_with_clients_that_do_not_read(
         wait_until(lambda: web.widget_stations() == 16, timeout=15, what="a full widget")
         clients = [_non_reading_client(web.port) for _ in range(4)]
         try:
-            # The answers fill the kernel's buffers and then the server's: writing is paused.
-            wait_until(lambda: _widget_answers(web.base) >= 100, timeout=10, what="answers piling up")
+            # The answers fill the kernel's buffers and then the server's: writing is paused, and
+            # the count of answers stops moving (a scrape folds in every answer given so far).
+            def stalled() -> bool:
+                first = _widget_answers(web.base)
+                return first >= 100 and _widget_answers(web.base) == first
+
+            wait_until(stalled, timeout=10, what="answers to stop: the clients read nothing")
             code, exit_s = web.terminate(timeout=20)
         finally:
             for sock in clients:
