@@ -20,7 +20,7 @@ from ticker.web.render import build_view, observations_document, render_widget
 KEY = "future-test-key"
 
 
-def shown(stations: list[Station], snap_obs, now: datetime) -> dict[int, str]:  # type: ignore[no-untyped-def]
+def shown(stations: list[Station], snap_obs, now: datetime) -> dict[int, str]:
     """Each station's temperature as the widget and the JSON show it (absent: not shown)."""
     view = build_view(stations, snap_obs, now, version=1, hard_max_age_s=21600)
     html = render_widget(view)
