@@ -13,8 +13,8 @@ import pytest
 from tests.conftest import FixedClock
 from ticker.errors import UpstreamAuthError, UpstreamNoDataError
 from ticker.models import KST, Station
-from ticker.poll.sources.ultra_fcst import UltraFcstFeed, default_url, fcst_params, issue_time, sky_at
-from ticker.poll.sources.ultra_ncst import parse_answer
+from ticker.poll.sources.ultra_fcst import UltraFcstFeed, default_url, issue_time, sky_at
+from ticker.poll.sources.ultra_ncst import grid_params, parse_answer
 from ticker.testing.fake_upstream import FakeApiHub
 
 FIXTURES = Path(__file__).parents[2] / "fixtures"
@@ -60,7 +60,7 @@ async def hub(stations: list[Station], clock: FixedClock) -> AsyncIterator[FakeA
 
 async def test_the_fake_answers_in_the_real_shape(hub, clock):
     real = json.loads(REAL)["response"]
-    params = fcst_params("authKey", KEY, issue_time(clock()), 60, 127)
+    params = grid_params("authKey", KEY, issue_time(clock()), 60, 127)
     async with aiohttp.ClientSession() as http, http.get(default_url(hub.base_url), params=params) as resp:
         doc = json.loads(await resp.read())["response"]
     assert doc["header"] == real["header"]

@@ -22,7 +22,7 @@ from ticker.errors import UpstreamError, UpstreamNoDataError
 from ticker.models import KST
 from ticker.poll.sources.http import get
 from ticker.poll.sources.kma_apihub import client_timeout
-from ticker.poll.sources.ultra_ncst import key_param_for, parse_answer
+from ticker.poll.sources.ultra_ncst import grid_params, key_param_for, parse_answer
 from ticker.redaction import redact
 
 NAME = "ultra_fcst"
@@ -37,20 +37,6 @@ def issue_time(now: datetime) -> datetime:
     local = now.astimezone(KST)
     issue = local.replace(minute=ISSUE_MINUTE, second=0, microsecond=0)
     return issue if local.minute >= CALLABLE_MINUTE else issue - timedelta(hours=1)
-
-
-def fcst_params(key_param: str, key: str, issue: datetime, nx: int, ny: int) -> dict[str, str]:
-    local = issue.astimezone(KST)
-    return {
-        key_param: key,
-        "pageNo": "1",
-        "numOfRows": "60",
-        "dataType": "JSON",
-        "base_date": local.strftime("%Y%m%d"),
-        "base_time": local.strftime("%H%M"),
-        "nx": str(nx),
-        "ny": str(ny),
-    }
 
 
 def sky_at(items: Sequence[dict[str, Any]], now: datetime) -> tuple[int, datetime] | None:
@@ -105,7 +91,7 @@ class UltraFcstFeed:
     async def cell(self, nx: int, ny: int, issue: datetime) -> tuple[datetime, list[dict[str, Any]]]:
         """(issue time, items) of one cell; the issue before when this one is not out yet."""
         try:
-            return issue, await self._request(fcst_params(self._key_param, self._key, issue, nx, ny))
+            return issue, await self._request(grid_params(self._key_param, self._key, issue, nx, ny))
         except UpstreamNoDataError:
             earlier = issue - timedelta(hours=1)
-            return earlier, await self._request(fcst_params(self._key_param, self._key, earlier, nx, ny))
+            return earlier, await self._request(grid_params(self._key_param, self._key, earlier, nx, ny))

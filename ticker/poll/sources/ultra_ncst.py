@@ -66,7 +66,8 @@ def base_time(now: datetime) -> datetime:
     return hour if local.minute >= PUBLISH_MINUTE else hour - timedelta(hours=1)
 
 
-def ncst_params(key_param: str, key: str, base: datetime, nx: int, ny: int) -> dict[str, str]:
+def grid_params(key_param: str, key: str, base: datetime, nx: int, ny: int) -> dict[str, str]:
+    """The query of a VilageFcstInfoService call for one grid cell and base time (nowcast or forecast)."""
     local = base.astimezone(KST)
     return {
         key_param: key,
@@ -237,10 +238,10 @@ class UltraNcstSource:
     async def cell(self, nx: int, ny: int, base: datetime) -> list[dict[str, Any]]:
         """The items of one grid cell at one base time; one hour earlier when it is not out yet."""
         try:
-            return await self._request(ncst_params(self._key_param, self._key, base, nx, ny))
+            return await self._request(grid_params(self._key_param, self._key, base, nx, ny))
         except UpstreamNoDataError:
             earlier = base - timedelta(hours=1)
-            return await self._request(ncst_params(self._key_param, self._key, earlier, nx, ny))
+            return await self._request(grid_params(self._key_param, self._key, earlier, nx, ny))
 
     async def station(self, station: Station, now: datetime) -> Observation:
         """The nowcast of one station's cell; one hour earlier when this hour is not out yet."""
@@ -249,7 +250,7 @@ class UltraNcstSource:
     async def probe(self, station: Station, now: datetime) -> Observation:
         """One request for this hour's nowcast of one station's cell (``ticker doctor``)."""
         items = await self._request(
-            ncst_params(self._key_param, self._key, base_time(now), station.nx, station.ny)
+            grid_params(self._key_param, self._key, base_time(now), station.nx, station.ny)
         )
         return to_observation(items, station, now)
 
