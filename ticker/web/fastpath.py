@@ -34,7 +34,7 @@ from http import HTTPStatus
 from typing import Any, Literal
 
 import aiohttp
-from aiohttp import web
+from aiohttp import web, web_protocol
 from aiohttp.http import HttpVersion11
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.streams import EMPTY_PAYLOAD
@@ -80,6 +80,8 @@ _SERVER_NEEDS = (
     "connection_made",
 )
 _HANDLE_ERROR_PARAMS = ("self", "request", "status", "exc", "message")
+# How a parse error is handed to the request loop; looked up once, not per chunk of data.
+_ERR_INFO: Any = getattr(web_protocol, "_ErrInfo", None)
 
 
 def _version() -> tuple[int, ...]:
@@ -97,9 +99,7 @@ def capability(mode: Mode = "auto") -> str | None:
     missing = [n for n in ("_make_server",) if not hasattr(web.AppRunner, n)]
     missing += [f"Server.{n}" for n in _SERVER_NEEDS if not _has_attribute(web.Server, n)]
     missing += [f"RequestHandler.{n}" for n in _HANDLER_NEEDS if not _has_attribute(RequestHandler, n)]
-    try:
-        from aiohttp.web_protocol import _ErrInfo  # noqa: F401
-    except ImportError:
+    if _ERR_INFO is None:
         missing.append("web_protocol._ErrInfo")
     if tuple(inspect.signature(RequestHandler.handle_error).parameters) != _HANDLE_ERROR_PARAMS:
         missing.append("RequestHandler.handle_error(request, status, exc, message)")
@@ -330,8 +330,6 @@ class _AnsweringParser:
         self._answer = answer
 
     def feed_data(self, data: bytes) -> tuple[list[Any], bool, bytes]:
-        from aiohttp.web_protocol import _ErrInfo
-
         parser, protocol, answer = self._parser, self._protocol, self._answer
         messages, upgraded, tail = parser.feed_data(data)
         now = protocol._loop.time()
@@ -363,7 +361,7 @@ class _AnsweringParser:
             try:
                 messages, upgraded, tail = parser.feed_data(b"")
             except HttpProcessingError as exc:
-                queued.append((_ErrInfo(status=400, exc=exc, message=exc.message), EMPTY_PAYLOAD))
+                queued.append((_ERR_INFO(status=400, exc=exc, message=exc.message), EMPTY_PAYLOAD))
                 return queued, False, b""
 
     def __getattr__(self, name: str) -> Any:
