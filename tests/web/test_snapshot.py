@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from pydantic import ValidationError
 
 from tests.support.helpers import poll_sim, wait_for, web_app
 from ticker.app import create_app
 from ticker.web import keys
-from ticker.web.snapshot import LiveSnapshot
+from ticker.web.render import View
+from ticker.web.snapshot import LiveSnapshot, Renderer
 
 
 async def test_a_new_version_is_served_after_the_pubsub_announcement(
@@ -72,3 +75,41 @@ async def test_bad_stored_data_never_replaces_the_served_snapshot(stations, stor
     with pytest.raises(ValidationError):
         await live.refresh(store)
     assert live.snapshot is good
+
+
+async def test_a_refresh_returns_only_when_every_kept_variant_shows_the_version(stations, store, clock):
+    """Two refreshers of one version (the pub/sub follower and a caller): the one that finds the
+    version already adopted waits for the other's re-render pass instead of returning while
+    pinned variants still hold the bytes of the snapshot before."""
+    live = LiveSnapshot(stations, clock=clock, hard_max_age_s=3600)
+    rendered_with_data = asyncio.Event()
+
+    def renderer(sid: int) -> Renderer:
+        def render(view: View) -> tuple[bytes, str, dict[str, str]]:
+            item = next(i for i in view.items if i.station.id == sid)
+            if item.observation is None:
+                return b"none", "text/plain", {}
+            rendered_with_data.set()
+            return str(item.observation.temperature_c).encode(), "text/plain", {}
+
+        return render
+
+    for s in stations:
+        live.get(("station", s.id), renderer(s.id), pin=True)
+    assert all(_body(live, s.id) == b"none" for s in stations)
+    await poll_sim(stations, store, clock)
+
+    first = asyncio.create_task(live.refresh(store))  # its pass yields after each render
+    await asyncio.wait_for(rendered_with_data.wait(), 10)
+    assert _body(live, stations[-1].id) == b"none"  # the pass has not reached the last one yet
+    assert await live.refresh(store) is False  # same version: nothing loaded ...
+    assert all(_body(live, s.id) != b"none" for s in stations)  # ... but the pass is done
+    assert await first is True
+
+
+def _body(live: LiveSnapshot, sid: int) -> bytes:
+    return live.get(("station", sid), renderer_unused).body
+
+
+def renderer_unused(view: View) -> tuple[bytes, str, dict[str, str]]:
+    raise AssertionError("the variant is kept: never rendered here")

@@ -115,6 +115,8 @@ class LiveSnapshot:
         self.budget = RenderBudget(renders_per_s)
         self._pinned: set[Hashable] = set()  # registered at start-up: always kept and re-rendered
         self._served: set[Hashable] = set()  # variants answered since the last re-render pass
+        self._settled = asyncio.Event()  # set while no re-render pass is under way
+        self._settled.set()
 
     @property
     def version(self) -> int:
@@ -222,6 +224,18 @@ class LiveSnapshot:
         this_pass = self._pass
         view = self._build_view()
         self._view = view
+        self._settled.clear()
+        try:
+            await self._rerender_pass(this_pass, view)
+        finally:
+            if this_pass == self._pass:
+                self._settled.set()
+
+    async def settled(self) -> None:
+        """Wait until the re-render pass under way, if any, has finished."""
+        await self._settled.wait()
+
+    async def _rerender_pass(self, this_pass: int, view: View) -> None:
         served, self._served = self._served, set()
         for done, key in enumerate(list(self._variants), start=1):
             entry = self._variants.get(key)
@@ -245,9 +259,14 @@ class LiveSnapshot:
                 await asyncio.sleep(0)
 
     async def refresh(self, store: Store, *, force: bool = False) -> bool:
-        """Load the snapshot if Redis has a different version (or ``force``); True if loaded."""
+        """Load the snapshot if Redis has a different version (or ``force``); True if loaded.
+
+        Either way, on return every kept variant shows the snapshot held: a pass that another
+        caller started for this version is waited for.
+        """
         version = await store.load_version()
         if not force and self.loaded and version == self.snapshot.version:
+            await self.settled()
             return False
         self._adopt(keep_newer(self.snapshot, await store.load_snapshot(), now=self.clock()))
         await self.rerender()
