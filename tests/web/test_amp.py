@@ -4,7 +4,10 @@ No AMP validator can run here: the npm `amphtml-validator` package (1.0.38) and
 `@ampproject/toolbox-validator-rules` (2.10.1) both download the validator engine or its rules
 from cdn.ampproject.org at run time, and no package ships them. So the documented page is
 checked for the markup the AMP validator requires of every page and of amp-list/amp-mustache,
-and its template for fields the JSON has.
+and its template for fields the JSON has. The AMP runtime (also on cdn.ampproject.org only) cannot
+run either, so the strip is rendered the way amp-list does it: the page's amp-mustache template
+filled by a Mustache implementation (chevron) with the JSON item the service answers, under the
+page's amp-custom CSS, in headless Chromium.
 """
 
 from __future__ import annotations
@@ -13,13 +16,21 @@ import re
 from html.parser import HTMLParser
 from urllib.parse import quote
 
+import chevron
 import pytest
+from aiohttp import ClientSession, ClientTimeout, web
+from aiohttp.test_utils import TestServer
 
 from tests.conftest import ROOT
+from tests.support.cdp import find, text
 from tests.support.helpers import web_app
 from tests.support.kma_data import save_as_kma
+from tests.web.test_warnings_browser import ARTIFACTS, _rgb
+from tests.web.test_warnings_browser import browser as browser  # a fixture, used by name
+from tests.web.test_warnings_browser import service as service  # a fixture, used by name
 from ticker.errors import ConfigError
 from ticker.web.amp import check_amp_origins
+from ticker.web.warnings_view import PALETTE
 
 EXAMPLE = ROOT / "docs" / "amp-example.html"
 NEWS = "https://news.example"
@@ -123,7 +134,58 @@ async def test_documented_amp_page_has_what_the_validator_requires(client):
     # Every field the template names is in the JSON the list reads.
     item = (await (await client.get("/v1/amp")).json())["items"][0]
     fields = set(re.findall(r"\{\{[#/]?([a-z_]+)\}\}", html))
-    station_fields = {"word", "name", "temperature", "late"}
-    assert fields == {"date", "attribution", "stations"} | station_fields
-    assert {"date", "attribution", "stations"} <= set(item)
+    station_fields = {"word", "name", "temperature", "late", "warnings"}
+    warning_fields = {"label", "rank", "period"}
+    item_fields = {"date", "attribution", "warning_summary", "stations"}
+    assert fields == item_fields | station_fields | warning_fields
+    assert item_fields <= set(item)
     assert station_fields <= set(item["stations"][0])
+
+
+async def test_the_template_renders_the_strip_with_its_warnings_in_chromium(service, browser, stations):
+    """amp-list's work done by hand: the JSON item through the page's template, in Chromium."""
+    async with (
+        ClientSession(timeout=ClientTimeout(total=10)) as http,
+        http.get(str(service.make_url("/v1/amp?lang=ko"))) as resp,
+    ):
+        (item,) = (await resp.json())["items"]
+    html = EXAMPLE.read_text(encoding="utf-8")
+    template = re.search(r'<template type="amp-mustache">(.*?)</template>', html, re.S)
+    css = re.search(r"<style amp-custom>(.*?)</style>", html, re.S)
+    assert template is not None and css is not None
+    strip = chevron.render(template.group(1), item)
+    page_html = (
+        f'<!doctype html><html lang="ko"><head><meta charset="utf-8"><style>{css.group(1)}</style>'
+        f'<link rel="icon" href="data:,"></head><body><div id="list">{strip}</div></body></html>'
+    )
+
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(text=page_html, content_type="text/html")
+
+    host = web.Application()
+    host.router.add_get("/", page)
+    server = TestServer(host)
+    await server.start_server()
+    try:
+        tab = await browser.new_page(width=2400, height=60)
+        await tab.goto(str(server.make_url("/")))
+        shown = text(find(await tab.document(), "id", "list") or {})
+        assert shown.startswith("2025.07.28 (월)") and shown.rstrip().endswith("기상청 제공")
+        assert "! 기상특보 2곳" in shown
+        for station in stations:
+            assert station.name in shown
+        badges = await tab.evaluate(
+            "[...document.querySelectorAll('.kt-st')].filter(e => e.querySelector('.kt-wrn')).map(e => ["
+            " e.querySelector('.kt-name').textContent,"
+            " ...[...e.querySelectorAll('.kt-wrn')].map(b => [b.textContent, getComputedStyle(b).backgroundColor])])"
+        )
+        assert badges == [
+            ["서울", ["폭염경보", _rgb(PALETTE["경보"]["light"].bg)]],
+            ["대구", ["호우주의보", _rgb(PALETTE["주의"]["light"].bg)]],
+        ]
+        height = await tab.evaluate("document.querySelector('.kt').getBoundingClientRect().height")
+        assert height == 40  # amp-list's fixed-height="40" box holds it
+        assert tab.errors() == []
+        await tab.screenshot(ARTIFACTS / "amp-strip.png")
+    finally:
+        await server.close()

@@ -16,6 +16,14 @@ from ticker.errors import ConfigError
 ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$", re.IGNORECASE)  # an origin: scheme, host, port
 
 
+class AmpWarning(BaseModel):
+    """One weather warning in effect on a station's region, as its badge shows it."""
+
+    label: str  # 폭염경보, 강풍 예비특보 (or the English)
+    rank: int  # 0 preliminary .. 3 severe: the template's badge class kt-w{{rank}}
+    period: str | None  # when a preliminary warning is expected ("21일 오후"), else null
+
+
 class AmpStation(BaseModel):
     """One station as the amp-mustache template shows it."""
 
@@ -25,6 +33,7 @@ class AmpStation(BaseModel):
     name: str
     temperature: str | None
     late: str | None  # "14:00 관측" when the value is late, else null
+    warnings: list[AmpWarning]  # highest level first; empty when none is in effect
 
 
 class AmpItem(BaseModel):
@@ -33,6 +42,7 @@ class AmpItem(BaseModel):
     date: str
     attribution: str
     text: str
+    warning_summary: str | None  # "기상특보 3곳" when a warning is in effect anywhere, else null
     stations: list[AmpStation]
 
 

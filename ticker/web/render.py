@@ -26,7 +26,7 @@ from ticker.models import (
     date_label,
 )
 from ticker.weather import Condition
-from ticker.web.amp import AmpDocument, AmpItem, AmpStation
+from ticker.web.amp import AmpDocument, AmpItem, AmpStation, AmpWarning
 from ticker.web.warnings_view import badge_css, level_class, summary
 from ticker.wrn import WarningsStatus, WeatherWarning, covering, entry, status_at
 
@@ -433,13 +433,21 @@ def amp_document(view: View, variant: Variant) -> AmpDocument:
             name=i.name(lang),
             temperature=i.temperature,
             late=f"{i.observed_local} {late}" if i.stale else None,
+            warnings=[
+                AmpWarning(
+                    label=w.label(lang), rank=max(0, w.rank), period=w.period(lang) if w.preliminary else None
+                )
+                for w in i.warnings
+            ],
         )
         for i in items
     ]
+    summary = ctx["warning_summary"]
     item = AmpItem(
         date=str(ctx["date_label"]),
         attribution=str(ctx["attribution"]),
         text=str(ctx["text_line"]),
+        warning_summary=summary[0] if isinstance(summary, tuple) else None,
         stations=stations,
     )
     return AmpDocument(items=[item])
