@@ -442,12 +442,12 @@ def amp_document(view: View, variant: Variant) -> AmpDocument:
         )
         for i in items
     ]
-    summary = ctx["warning_summary"]
+    lead = ctx["warning_summary"]
     item = AmpItem(
         date=str(ctx["date_label"]),
         attribution=str(ctx["attribution"]),
         text=str(ctx["text_line"]),
-        warning_summary=summary[0] if isinstance(summary, tuple) else None,
+        warning_summary=lead[0] if isinstance(lead, tuple) else None,
         stations=stations,
     )
     return AmpDocument(items=[item])
