@@ -51,6 +51,8 @@ def fixture(name: str) -> bytes:
         ("hub_401.json", 401, "auth"),
         ("hub_403_quota.json", 403, "quota"),
         ("maintenance.html", 503, "maintenance"),
+        ("vilage_01_no_wrapper.json", 200, "status"),  # the header without its "response" wrapper
+        ("gateway_12.json", 403, "forbidden"),
     ],
 )
 def test_error_answers_are_classified(name: str, status: int, kind: str):
@@ -82,6 +84,27 @@ def test_a_normal_answer_becomes_an_observation(stations: list[Station]):
     assert obs.observed_at.isoformat() == "2025-07-28T15:00:00+09:00"
     assert (obs.temperature_c, obs.condition, obs.precipitation_mm) == (27.1, Condition.RAIN, 2.5)
     assert (obs.humidity_pct, obs.wind_speed_ms, obs.wind_dir_deg) == (88.0, 1.3, 112.0)
+
+
+def test_codes_are_named_in_the_message():
+    with pytest.raises(UpstreamError, match=r"resultCode 01: APPLICATION_ERROR"):
+        parse_answer(200, "application/json", fixture("vilage_01_no_wrapper.json"))
+    with pytest.raises(UpstreamError, match=r"no such service at this URL \(resultCode 12"):
+        parse_answer(403, "application/json", fixture("gateway_12.json"))
+
+
+def test_an_answer_in_xml_is_read_like_the_json_one(stations: list[Station]):
+    """dataType=JSON not honoured (XML is the service's default): the same items, as strings."""
+    items = parse_answer(200, "text/xml;charset=UTF-8", fixture("ncst_ok_datatype_xml.xml"))
+    assert [i["category"] for i in items] == ["PTY", "REH", "RN1", "T1H", "UUU", "VEC", "VVV", "WSD"]
+    seoul = next(s for s in stations if s.id == 108)
+    obs = to_observation(items, seoul, datetime(2026, 1, 14, 6, 45, tzinfo=KST))
+    assert obs.observed_at.isoformat() == "2026-01-14T06:00:00+09:00"
+    assert (obs.temperature_c, obs.condition, obs.precipitation_mm) == (-11.0, None, 0.0)
+    assert (obs.humidity_pct, obs.wind_speed_ms, obs.wind_dir_deg) == (83.0, 0.5, 37.0)
+    with pytest.raises(UpstreamError) as caught:  # a success code with a broken body
+        parse_answer(200, "text/xml", b"<response><header><resultCode>00</resultCode></header><body><items>")
+    assert caught.value.kind == "parse"
 
 
 def test_one_item_comes_as_an_object():

@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import re
+import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -72,7 +73,7 @@ def grid_params(key_param: str, key: str, base: datetime, nx: int, ny: int) -> d
     return {
         key_param: key,
         "pageNo": "1",
-        "numOfRows": "60",
+        "numOfRows": "100",  # every item of an issue in one page: 60 today (the forecast), 8 (the nowcast)
         "dataType": "JSON",
         "base_date": local.strftime("%Y%m%d"),
         "base_time": local.strftime("%H%M"),
@@ -89,6 +90,8 @@ def _coded_error(code: str, message: str, status: int) -> UpstreamError:
         return UpstreamQuotaError(f"quota exceeded ({text})", status=status)
     if code in _AUTH:
         return UpstreamAuthError(f"key rejected ({text})", status=status)
+    if code == "12":  # NO_OPENAPI_SERVICE_ERROR: no such service at this path (or retired)
+        return UpstreamForbiddenError(f"no such service at this URL ({text}): check the URL", status=status)
     if code in _FORBIDDEN:
         return UpstreamForbiddenError(f"service not allowed for this key ({text})", status=status)
     return UpstreamStatusError(f"service error ({text})", status=status)
@@ -100,6 +103,8 @@ def _items(doc: Any, status: int) -> list[dict[str, Any]]:
         code = str(header.get("returnReasonCode", "99")).zfill(2)
         raise _coded_error(code, str(header.get("returnAuthMsg", "")), status)
     response = doc.get("response") if isinstance(doc, dict) else None
+    if response is None and isinstance(doc, dict) and "header" in doc:
+        response = doc  # an error answer seen without the "response" wrapper
     header = response.get("header") if isinstance(response, dict) else None
     if not isinstance(header, dict):
         raise UpstreamParseError("JSON without a response header", status=status)
@@ -114,6 +119,22 @@ def _items(doc: Any, status: int) -> list[dict[str, Any]]:
     if not isinstance(item, list) or not item:
         raise UpstreamNoDataError("an empty item list", status=status)
     return [i for i in item if isinstance(i, dict)]
+
+
+def _xml_items(text: str, status: int) -> list[dict[str, Any]]:
+    """The items of a successful answer in XML (the service's default when dataType is not honoured).
+
+    Each ``<item>``'s child elements become a dict of strings, as the JSON answer's items are read.
+    ElementTree resolves no external entities; the body is bounded by the HTTP client's limit.
+    """
+    try:
+        root = ET.fromstring(text)  # noqa: S314 - see the docstring
+    except ET.ParseError as err:
+        raise UpstreamParseError(f"XML answer that does not parse ({err})", status=status) from err
+    items = [{child.tag: (child.text or "").strip() for child in item} for item in root.iter("item")]
+    if not items:
+        raise UpstreamNoDataError("an empty item list", status=status)
+    return items
 
 
 def parse_answer(
@@ -133,6 +154,8 @@ def parse_answer(
         if doc is not None:
             return _items(doc, status)
     code = _XML_CODE.search(text)
+    if code is not None and code.group(2).zfill(2) == "00" and "<response" in text:
+        return _xml_items(text, status)
     if code is not None:
         msg = _XML_MSG.search(text)
         raise _coded_error(code.group(2).zfill(2), msg.group(2) if msg else "", status)
