@@ -10,7 +10,8 @@ from redis.asyncio import BlockingConnectionPool, Redis
 
 from ticker.config import Settings, load_stations
 from ticker.store import Store
-from ticker.web.render import build_view, observations_document, render_widget
+from ticker.web.render import render_widget
+from ticker.web.view import build_view, observations_document
 from ticker.workers import new_event_loop
 
 

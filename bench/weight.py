@@ -20,7 +20,8 @@ from pathlib import Path
 from ticker.config import load_stations
 from ticker.poll.sources.sim import simulate
 from ticker.web import render
-from ticker.web.render import Variant, View, build_view
+from ticker.web.render import Variant
+from ticker.web.view import View, build_view
 
 BUDGET = {"raw": 10_000, "gzip": 2_000, "elements": 150}
 NOW = datetime(2025, 7, 28, 6, 5, tzinfo=UTC)  # a Monday afternoon in KST

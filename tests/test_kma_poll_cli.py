@@ -29,7 +29,8 @@ from ticker.poll.resilience import NO_RETRY
 from ticker.poll.sources.kma_apihub import KmaApiHubSource
 from ticker.store import Snapshot, Store
 from ticker.testing.fake_upstream import FakeApiHub
-from ticker.web.render import build_view, render_widget
+from ticker.web.render import render_widget
+from ticker.web.view import build_view
 
 KEY = "Sekret-Hub-Key_0123"
 

@@ -15,7 +15,8 @@ from ticker.poll.resilience import NO_RETRY
 from ticker.poll.sources.kma_apihub import KmaApiHubSource
 from ticker.store import Store
 from ticker.testing.fake_upstream import FakeApiHub
-from ticker.web.render import build_view, observations_document, render_widget
+from ticker.web.render import render_widget
+from ticker.web.view import build_view, observations_document
 
 KEY = "future-test-key"
 

@@ -9,7 +9,8 @@ import pytest
 from tests.support.helpers import parse_widget
 from ticker.models import Observation
 from ticker.weather import Condition
-from ticker.web.render import Variant, build_view, render_frame, render_widget
+from ticker.web.render import Variant, render_frame, render_widget
+from ticker.web.view import build_view
 
 
 def _obs(

@@ -10,8 +10,8 @@ from pydantic import ValidationError
 from tests.support.helpers import poll_sim, wait_for, web_app
 from ticker.app import create_app
 from ticker.web import keys
-from ticker.web.render import View
 from ticker.web.snapshot import LiveSnapshot, Renderer
+from ticker.web.view import View
 
 
 async def test_a_new_version_is_served_after_the_pubsub_announcement(

@@ -34,18 +34,16 @@ from ticker.web.render import (
     THEMES,
     TICKER_HEIGHT_PX,
     Variant,
-    View,
     amp_document,
-    observations_document,
     render_builder,
     render_demo,
     render_frame,
     render_svg,
     render_text,
     render_widget,
-    station_json,
 )
 from ticker.web.snapshot import LiveSnapshot, Renderer, RenderRefused
+from ticker.web.view import View, observations_document, station_json
 from ticker.web.warnings_view import warnings_document
 
 logger = logging.getLogger(__name__)

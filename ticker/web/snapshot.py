@@ -24,7 +24,7 @@ from ticker.store import EMPTY_SNAPSHOT, Snapshot, Store
 from ticker.tasks import cancel_and_wait, stop_if_cancelled
 from ticker.web import keys
 from ticker.web.answer import Rendered, make_rendered
-from ticker.web.render import View, build_view
+from ticker.web.view import View, build_view
 
 logger = logging.getLogger(__name__)
 

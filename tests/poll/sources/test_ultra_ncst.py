@@ -29,7 +29,8 @@ from ticker.poll.sources.ultra_ncst import (
 from ticker.store import Store
 from ticker.testing.fake_upstream import FakeApiHub
 from ticker.weather import Condition
-from ticker.web.render import build_view, observations_document, render_widget
+from ticker.web.render import render_widget
+from ticker.web.view import build_view, observations_document
 
 KEY = "Sekret-Hub-Key_0123"
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
