@@ -51,7 +51,7 @@ def elements(body: bytes, content_type: str) -> int | None:
 
 def embeds(view: View, stations: int) -> list[tuple[str, str, bytes]]:
     """(path, kind, body) of each embed."""
-    from ticker.web.routes import load_embed_js
+    from ticker.web.scripts import load_embed_js
 
     out: list[tuple[str, str, bytes]] = [
         ("/widget", "html", render.render_widget(view).encode()),

@@ -27,9 +27,10 @@ from ticker.poll.sources.kma_warnings import WarningsSource, build_warnings_sour
 from ticker.poll.warnings import ScheduledWarnings, WarningsPoller
 from ticker.store import Store, connect
 from ticker.web import keys
+from ticker.web.errors import errors_as_json
 from ticker.web.openapi import setup_openapi_route
 from ticker.web.ops import setup_ops_routes
-from ticker.web.routes import errors_as_json, setup_routes
+from ticker.web.routes import setup_routes
 from ticker.web.snapshot import LiveSnapshot, snapshot_ctx
 
 logger = logging.getLogger(__name__)

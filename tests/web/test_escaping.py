@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from ticker.models import Observation, Station
 from ticker.weather import Condition
 from ticker.web.render import Variant, render_frame, render_widget
-from ticker.web.routes import inert_json, load_embed_js
+from ticker.web.routes import inert_json
+from ticker.web.scripts import load_embed_js
 from ticker.web.view import build_view, observations_document, station_json
 
 NOW = datetime(2025, 7, 28, 6, 5, tzinfo=UTC)

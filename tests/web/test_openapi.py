@@ -14,7 +14,7 @@ from tests.support.helpers import wait_until
 from ticker.app import create_app
 from ticker.embedded import free_port, start_redis_server, stop_redis_server
 from ticker.web.openapi import build_openapi
-from ticker.web.routes import load_embed_js, pinned_script
+from ticker.web.scripts import load_embed_js, pinned_script
 
 
 async def test_every_route_is_documented(aiohttp_client, settings, stations, store):

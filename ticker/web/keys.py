@@ -16,7 +16,7 @@ from ticker.store import Store
 
 if TYPE_CHECKING:
     from ticker.web.answer import Answer, HotAnswers
-    from ticker.web.routes import PinnedScript
+    from ticker.web.scripts import PinnedScript
     from ticker.web.snapshot import LiveSnapshot
     from ticker.web.traffic import HotTally
 

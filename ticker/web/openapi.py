@@ -16,8 +16,9 @@ from ticker.report import FreshnessReport
 from ticker.web import keys
 from ticker.web.amp import AmpDocument
 from ticker.web.oembed import OEmbedDocument
+from ticker.web.query import BadRequest
 from ticker.web.render import LANGS, LAYOUTS, SVG_THEMES, THEMES
-from ticker.web.routes import ELEMENT_SCRIPT_PATH, BadRequest
+from ticker.web.scripts import ELEMENT_SCRIPT_PATH
 from ticker.wrn import WarningsDocument
 
 REF = "#/components/schemas/{model}"

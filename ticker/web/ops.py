@@ -17,8 +17,8 @@ from ticker.report import FreshnessReport, RedisStateLog, headline, load_report,
 from ticker.tasks import cancel_and_wait
 from ticker.web import keys
 from ticker.web.answer import HotAnswers
+from ticker.web.query import BadRequest
 from ticker.web.render import ENV
-from ticker.web.routes import BadRequest
 from ticker.web.traffic import HotTally, fold_hot_counts, request_metrics
 
 logger = logging.getLogger(__name__)

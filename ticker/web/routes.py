@@ -2,38 +2,44 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
 import math
-import re
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from importlib import resources
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 from pydantic import BaseModel
 
-from ticker.models import SIM_SOURCE, ErrorDocument, attribution
+from ticker.models import SIM_SOURCE, attribution
 from ticker.web import keys
 from ticker.web.amp import check_amp_origins
 from ticker.web.answer import Answer, send
+from ticker.web.errors import AmpOriginRefused, StationNotFound, too_many
 from ticker.web.oembed import PAGES as OEMBED_PAGES
 from ticker.web.oembed import FormatNotImplemented, NoEmbed, check_public_url
 from ticker.web.oembed import document as oembed_document
 from ticker.web.oembed import size as oembed_size
 from ticker.web.oembed import target as oembed_target
 from ticker.web.policy import Policy
+from ticker.web.query import (
+    AMP_PARAMS,
+    DEMO_PARAMS,
+    JSON_PARAMS,
+    MAX_QUERY,
+    NO_PARAMS,
+    OEMBED_PARAMS,
+    STATION_ID,
+    SVG_PARAMS,
+    TEXT_PARAMS,
+    WIDGET_PARAMS,
+    BadRequest,
+    dimension,
+    parse_variant,
+    query_params,
+)
 from ticker.web.render import (
-    DEFAULT_VARIANT,
-    LANGS,
-    LAYOUTS,
-    LIST_ROW_PX,
     SVG_THEMES,
-    THEMES,
-    TICKER_HEIGHT_PX,
-    Variant,
     amp_document,
     render_builder,
     render_demo,
@@ -42,7 +48,8 @@ from ticker.web.render import (
     render_text,
     render_widget,
 )
-from ticker.web.snapshot import LiveSnapshot, Renderer, RenderRefused
+from ticker.web.scripts import ELEMENT_SCRIPT_PATH, load_embed_js, pinned_script
+from ticker.web.snapshot import LiveSnapshot, Renderer
 from ticker.web.view import View, observations_document, station_json
 from ticker.web.warnings_view import warnings_document
 
@@ -50,36 +57,11 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-NO_STORE = "no-store"
 HTML = "text/html; charset=utf-8"
 JSON = "application/json; charset=utf-8"
 JS = "text/javascript; charset=utf-8"
 TEXT = "text/plain; charset=utf-8"
 SVG = "image/svg+xml; charset=utf-8"
-# The custom element's module; the number is the version of its attributes, parts and properties.
-ELEMENT_SCRIPT_PATH = "/kma-ticker.v1.js"
-PINNED_HASH_CHARS = 16  # hex digits of the SHA-384 in the pinned script's file name
-MAX_QUERY = 300  # characters; every allowed query fits easily
-_STATION_ID = re.compile(r"^[1-9][0-9]{0,2}$")
-_STATION_LIST = re.compile(r"^[0-9]{1,3}(,[0-9]{1,3}){0,63}$")
-
-WIDGET_PARAMS = frozenset({"lang", "theme", "layout", "stations"})
-DEMO_PARAMS = frozenset({"lang", "theme", "layout"})
-JSON_PARAMS = frozenset({"stations"})
-TEXT_PARAMS = frozenset({"lang", "stations"})
-SVG_PARAMS = frozenset({"lang", "theme", "stations"})
-NO_PARAMS: frozenset[str] = frozenset()
-AMP_PARAMS = frozenset({"lang", "stations", "__amp_source_origin"})
-OEMBED_PARAMS = frozenset({"url", "format", "maxwidth", "maxheight"})
-_DIMENSION = re.compile(r"^[1-9][0-9]{0,4}$")
-
-# Headers every error answer carries: nothing may cache it, and it never embeds.
-ERROR_HEADERS = {
-    "Cache-Control": NO_STORE,
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Access-Control-Allow-Origin": "*",
-}
 
 
 def inert_json(doc: BaseModel) -> bytes:
@@ -89,85 +71,6 @@ def inert_json(doc: BaseModel) -> bytes:
     """
     raw = doc.model_dump_json().encode()
     return raw.replace(b"<", b"\\u003c").replace(b">", b"\\u003e").replace(b"&", b"\\u0026")
-
-
-class BadRequest(Exception):
-    """A query the service does not accept; the message never echoes the input."""
-
-
-def error_response(status: int, error: str, message: str) -> web.Response:
-    body = ErrorDocument(error=error, message=message).model_dump_json().encode()
-    return web.Response(
-        body=body, status=status, content_type="application/json", charset="utf-8", headers=ERROR_HEADERS
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# Query allow-list
-
-
-def parse_variant(
-    query: Mapping[str, str] | Sequence[tuple[str, str]],
-    *,
-    allowed: Collection[str],
-    station_ids: Sequence[int],
-) -> Variant:
-    """A normalised variant, or BadRequest for an unknown, repeated or out-of-list parameter."""
-    seen = query_params(query, allowed)
-    return Variant(
-        lang=_choice(seen, "lang", LANGS),
-        theme=_choice(seen, "theme", THEMES),
-        layout=_choice(seen, "layout", LAYOUTS),
-        stations=_stations(seen.get("stations"), station_ids),
-    )
-
-
-def query_params(
-    query: Mapping[str, str] | Sequence[tuple[str, str]], allowed: Collection[str]
-) -> dict[str, str]:
-    """The query as a mapping, or BadRequest for an unknown or repeated parameter."""
-    seen: dict[str, str] = {}
-    items = query.items() if isinstance(query, Mapping) else query
-    for name, value in items:
-        if name not in allowed:
-            raise BadRequest("unknown query parameter")
-        if name in seen:
-            raise BadRequest("repeated query parameter")
-        seen[name] = value
-    return seen
-
-
-def _dimension(seen: Mapping[str, str], name: str) -> int | None:
-    value = seen.get(name)
-    if value is None:
-        return None
-    if not _DIMENSION.match(value):
-        raise BadRequest(f"'{name}' must be a positive whole number of pixels")
-    return int(value)
-
-
-def _choice(seen: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
-    value = seen.get(name)
-    if value is None:
-        return str(getattr(DEFAULT_VARIANT, name))
-    if value not in choices:
-        raise BadRequest(f"'{name}' must be one of: {', '.join(choices)}")
-    return value
-
-
-def _stations(raw: str | None, configured: Sequence[int]) -> tuple[int, ...] | None:
-    if raw is None:
-        return None
-    if not _STATION_LIST.match(raw):
-        raise BadRequest("'stations' must be comma-separated station ids")
-    wanted = [int(part) for part in raw.split(",")]
-    known = set(configured)
-    if any(sid not in known for sid in wanted):
-        raise BadRequest("'stations' names a station that is not configured")
-    chosen = set(wanted)  # a station named twice is still one station
-    if len(chosen) == len(known):
-        return None  # all of them: the same variant as no parameter
-    return tuple(sid for sid in configured if sid in chosen)  # configured order, always
 
 
 Resolver = Callable[[Sequence[tuple[str, str]], Mapping[str, str]], tuple[object, Renderer]]
@@ -188,12 +91,6 @@ def _hot(live: LiveSnapshot, resolve: Resolver) -> Handler:
     return handler
 
 
-def _too_many(retry_after_s: int) -> web.Response:
-    resp = error_response(429, "too_many_variants", "too many distinct variants asked for; retry later")
-    resp.headers["Retry-After"] = str(retry_after_s)
-    return resp
-
-
 def _refuse_when_spent(
     live: LiveSnapshot, resolvers: Mapping[str, Resolver]
 ) -> Callable[[str], Answer | None]:
@@ -204,7 +101,7 @@ def _refuse_when_spent(
     routed handlers as before (which answer it, or refuse it the same way).
     """
     retry_after = max(1, math.ceil(1 / live.budget.rate))
-    model = _too_many(retry_after)
+    model = too_many(retry_after)
     assert model.body is not None and isinstance(model.body, bytes)
     refusal = Answer.build(429, dict(model.headers), model.body)
 
@@ -370,7 +267,7 @@ def setup_routes(app: web.Application) -> None:
     def station(query: Sequence[tuple[str, str]], match: Mapping[str, str]) -> tuple[object, Renderer]:
         parse_variant(query, allowed=NO_PARAMS, station_ids=ids)
         raw = match["id"]
-        wanted = int(raw) if _STATION_ID.match(raw) else None
+        wanted = int(raw) if STATION_ID.match(raw) else None
         if wanted is None or wanted not in ids:
             raise StationNotFound
 
@@ -430,7 +327,7 @@ def _oembed(live: LiveSnapshot, policy: Policy, ids: Sequence[int], public_url: 
                 raise FormatNotImplemented  # the specification's answer to a format not offered
             if answer_format != "json":
                 raise BadRequest("'format' must be json")
-            maxwidth, maxheight = _dimension(seen, "maxwidth"), _dimension(seen, "maxheight")
+            maxwidth, maxheight = dimension(seen, "maxwidth"), dimension(seen, "maxheight")
             path, page_query = oembed_target(seen["url"], origin)
             try:
                 variant = parse_variant(page_query, allowed=OEMBED_PAGES[path], station_ids=ids)
@@ -453,85 +350,3 @@ def _oembed(live: LiveSnapshot, policy: Policy, ids: Sequence[int], public_url: 
         return send(request, rendered)
 
     return handler
-
-
-class AmpOriginRefused(Exception):
-    """An AMP page origin (__amp_source_origin) that TICKER_AMP_ORIGINS does not list."""
-
-
-class StationNotFound(Exception):
-    """A station id that is not configured."""
-
-
-def load_embed_js(station_count: int) -> bytes:
-    """The script embed, with the numbers it needs to reserve its height filled in."""
-    text = resources.files("ticker.web").joinpath("static/embed.js").read_text(encoding="utf-8")
-    for name, value in (
-        ("__TICKER_STATION_COUNT__", station_count),
-        ("__TICKER_HEIGHT_PX__", TICKER_HEIGHT_PX),
-        ("__TICKER_ROW_PX__", LIST_ROW_PX),
-    ):
-        text = text.replace(name, str(int(value)))
-    return text.encode()
-
-
-@dataclass(frozen=True, slots=True)
-class PinnedScript:
-    """The script embed at a content-addressed URL, for Subresource Integrity.
-
-    ``<script async src="…/embed.<hash>.js" integrity="sha384-…" crossorigin="anonymous">``:
-    the browser runs it only if its bytes hash to the published value, so a tampered copy on
-    any cache or host in between is refused. The URL changes whenever the bytes do (another
-    release, another number of stations), so the answer is cached for a year as immutable.
-    """
-
-    body: bytes
-    path: str
-    integrity: str
-
-
-def pinned_script(body: bytes) -> PinnedScript:
-    digest = hashlib.sha384(body).digest()
-    return PinnedScript(
-        body=body,
-        path=f"/embed.{digest.hex()[:PINNED_HASH_CHARS]}.js",
-        integrity="sha384-" + base64.b64encode(digest).decode("ascii"),
-    )
-
-
-@web.middleware
-async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every error is a small JSON body with no-store, and never echoes the request."""
-    if request.body_exists and request.method in ("GET", "HEAD"):
-        # Every route is a GET: a body is never read, so none is accepted.
-        return error_response(413, "too_large", "request bodies are not accepted")
-    try:
-        return await handler(request)
-    except BadRequest as err:
-        return error_response(400, "bad_request", str(err))
-    except StationNotFound:
-        return error_response(404, "not_found", "no such station")
-    except AmpOriginRefused:
-        return error_response(403, "forbidden", "this AMP page origin is not allowed")
-    except NoEmbed:
-        return error_response(404, "not_found", "no embed for this url and size")
-    except FormatNotImplemented:
-        return error_response(501, "not_implemented", "only format=json is available")
-    except RenderRefused as err:
-        # Too many variants not kept asked for at once: kept ones are still answered as usual.
-        return _too_many(err.retry_after_s)
-    except web.HTTPNotFound:
-        return error_response(404, "not_found", "no such route")
-    except web.HTTPMethodNotAllowed as err:
-        resp = error_response(405, "method_not_allowed", "only GET and HEAD are allowed")
-        resp.headers["Allow"] = ", ".join(sorted(err.allowed_methods))
-        return resp
-    except web.HTTPRequestEntityTooLarge:
-        return error_response(413, "too_large", "request bodies are not accepted")
-    except web.HTTPException as err:
-        if err.status < 400:
-            raise
-        return error_response(err.status, "http_error", err.reason)
-    except Exception:
-        logger.exception("unhandled error in %s", request.path[:100])
-        return error_response(500, "internal", "internal error")
