@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from ticker.models import ErrorDocument
 from ticker.web.oembed import FormatNotImplemented, NoEmbed
@@ -14,7 +14,6 @@ from ticker.web.snapshot import RenderRefused
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 NO_STORE = "no-store"
 

@@ -6,9 +6,10 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from prometheus_client.aiohttp import make_aiohttp_handler
 
 from ticker.errors import StoreError, StoreRefusedError
@@ -23,7 +24,6 @@ from ticker.web.traffic import HotTally, fold_hot_counts, request_metrics
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 NO_STORE = "no-store"
 STATUS_REFRESH_S = 10

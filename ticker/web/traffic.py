@@ -12,11 +12,10 @@ import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from ticker.store import Snapshot
 from ticker.web import keys
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # Answers that put observations in front of readers; their data age is what the SLO is about.
 READER_ROUTES = frozenset({"/widget", "/widget/frame", "/embed.js", "/v1/observations", "/v1/stations/{id}"})
