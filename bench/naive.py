@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from aiohttp import web
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from ticker.config import Settings, load_stations
+from ticker.config import Settings
+from ticker.stations import load_stations
 from ticker.store import Store
 from ticker.web.render import render_widget
 from ticker.web.view import build_view, observations_document

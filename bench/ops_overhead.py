@@ -33,9 +33,9 @@ import aiohttp
 def micro(n: int) -> None:
     from prometheus_client import CollectorRegistry
 
-    from ticker.config import load_stations
     from ticker.metrics import Metrics
     from ticker.poll.sources.sim import SimSource
+    from ticker.stations import load_stations
     from ticker.store import Snapshot
     from ticker.web.traffic import _AgeIndex
 
@@ -60,10 +60,11 @@ async def macro(requests: int) -> None:
     from pydantic import SecretStr
 
     from ticker.app import create_app
-    from ticker.config import Settings, load_stations
+    from ticker.config import Settings
     from ticker.embedded import free_port, start_redis_server, stop_redis_server
     from ticker.poll.poller import Poller
     from ticker.poll.sources.sim import SimSource
+    from ticker.stations import load_stations
     from ticker.store import Store, connect
     from ticker.web import keys
 

@@ -28,10 +28,11 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ticker.config import Settings, load_stations
+from ticker.config import Settings
 from ticker.embedded import free_port, start_redis_server, stop_redis_server
 from ticker.poll.poller import Poller
 from ticker.poll.sources.sim import SimSource
+from ticker.stations import load_stations
 from ticker.store import Store, connect
 
 HERE = Path(__file__).resolve().parent

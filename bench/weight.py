@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
-from ticker.config import load_stations
 from ticker.poll.sources.sim import simulate
+from ticker.stations import load_stations
 from ticker.web import render
 from ticker.web.render import Variant
 from ticker.web.view import View, build_view

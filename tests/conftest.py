@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from ticker.config import Settings, load_stations
+from ticker.config import Settings
 from ticker.embedded import free_port, start_redis_server, stop_redis_server
 from ticker.models import Station
+from ticker.stations import load_stations
 from ticker.store import Store, connect
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from ticker.config import Settings, load_stations, parse_duration
+from ticker.config import Settings
 from ticker.errors import ConfigError
+from ticker.stations import load_stations, parse_duration
 
 GOOD = """\
 defaults:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ticker.config import load_stations
 from ticker.errors import ConfigError
 from ticker.regions import KST, packaged_regions, parse_regions
+from ticker.stations import load_stations
 
 GOOD = """\
 stations:

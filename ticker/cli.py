@@ -18,7 +18,7 @@ from pydantic import SecretStr, ValidationError
 
 from ticker import __version__
 from ticker.app import create_app
-from ticker.config import Settings, load_stations
+from ticker.config import Settings
 from ticker.embedded import EmbeddedRedis
 from ticker.errors import ConfigError, StoreError
 from ticker.freshness import State, assess
@@ -29,6 +29,7 @@ from ticker.poll.poller import Poller
 from ticker.poll.sources import build_source, new_session
 from ticker.redis_url import validate_redis_url
 from ticker.report import Status, check_line, load_report
+from ticker.stations import load_stations
 from ticker.store import Store, connect
 from ticker.web.policy import check_frame_ancestors
 from ticker.workers import HANDLER_GRACE_S, run, serve_workers
