@@ -32,8 +32,9 @@ from ticker.config import Settings
 from ticker.embedded import free_port, start_redis_server, stop_redis_server
 from ticker.poll.poller import Poller
 from ticker.poll.sources.sim import SimSource
+from ticker.redis_client import connect
 from ticker.stations import load_stations
-from ticker.store import Store, connect
+from ticker.store import Store
 
 HERE = Path(__file__).resolve().parent
 

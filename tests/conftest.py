@@ -13,8 +13,9 @@ from redis.asyncio import Redis
 from ticker.config import Settings
 from ticker.embedded import free_port, start_redis_server, stop_redis_server
 from ticker.models import Station
+from ticker.redis_client import connect
 from ticker.stations import load_stations
-from ticker.store import Store, connect
+from ticker.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -27,6 +27,7 @@ from ticker.models import Observation, Station
 from ticker.poll.poller import Poller
 from ticker.poll.sources.sim import SimSource
 from ticker.redaction import redact
+from ticker.redis_client import connect
 from ticker.report import (
     Status,
     build_report,
@@ -36,7 +37,7 @@ from ticker.report import (
     poller_health,
     source_health,
 )
-from ticker.store import Snapshot, Store, connect
+from ticker.store import Snapshot, Store
 
 NOW = datetime(2025, 7, 28, 6, 5, tzinfo=UTC)
 

@@ -14,8 +14,9 @@ from tests.support.helpers import wait_for, wait_until
 from ticker.embedded import free_port, redis_server_binary, start_redis_server, stop_redis_server
 from ticker.errors import ConfigError, StoreError
 from ticker.models import Observation
+from ticker.redis_client import connect
 from ticker.redis_url import is_sentinel_url, parse_sentinel_url
-from ticker.store import Store, connect
+from ticker.store import Store
 
 SECRET = "s3cr3t-p4ss"
 

@@ -12,7 +12,8 @@ from ticker.embedded import free_port, start_redis_server, stop_redis_server
 from ticker.models import Observation
 from ticker.poll.poller import Poller
 from ticker.poll.sources.sim import SimSource
-from ticker.store import Snapshot, Store, connect
+from ticker.redis_client import connect
+from ticker.store import Snapshot, Store
 from ticker.web.snapshot import LiveSnapshot, follow_updates, keep_newer
 
 

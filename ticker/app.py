@@ -25,7 +25,8 @@ from ticker.poll.resilience import Circuit
 from ticker.poll.sources import Source, build_source, new_session
 from ticker.poll.sources.kma_warnings import WarningsSource, build_warnings_source
 from ticker.poll.warnings import ScheduledWarnings, WarningsPoller
-from ticker.store import Store, connect
+from ticker.redis_client import connect
+from ticker.store import Store
 from ticker.web import keys
 from ticker.web.errors import errors_as_json
 from ticker.web.openapi import setup_openapi_route

@@ -27,10 +27,11 @@ from ticker.models import KST, Station
 from ticker.poll.doctor import Probe, Verdict, probe_upstreams
 from ticker.poll.poller import Poller
 from ticker.poll.sources import build_source, new_session
+from ticker.redis_client import connect
 from ticker.redis_url import validate_redis_url
 from ticker.report import Status, check_line, load_report
 from ticker.stations import load_stations
-from ticker.store import Store, connect
+from ticker.store import Store
 from ticker.web.policy import check_frame_ancestors
 from ticker.workers import HANDLER_GRACE_S, run, serve_workers
 

@@ -18,7 +18,8 @@ from ticker.poll.lease import PollLease
 from ticker.poll.poller import Poller
 from ticker.poll.scheduler import JOB_ID
 from ticker.poll.sources.sim import SimSource
-from ticker.store import Store, connect
+from ticker.redis_client import connect
+from ticker.store import Store
 
 
 class CountingSource(SimSource):

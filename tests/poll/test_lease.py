@@ -17,7 +17,8 @@ from ticker.models import Observation
 from ticker.poll.lease import SAFETY, PollLease
 from ticker.poll.poller import Poller
 from ticker.poll.sources.sim import SimSource
-from ticker.store import Store, connect
+from ticker.redis_client import connect
+from ticker.store import Store
 from ticker.tasks import stop_if_cancelled
 
 

@@ -19,7 +19,8 @@ from tests.support.ops_support import has_cycle, ops_app, parse_status, poll, sa
 from ticker.app import LEASE, POLLER
 from ticker.cli import check
 from ticker.embedded import free_port
-from ticker.store import Store, connect
+from ticker.redis_client import connect
+from ticker.store import Store
 
 SECRET = "S3CR3T-KMA-KEY"
 
