@@ -10,6 +10,10 @@ import pytest
 
 from tests.support.helpers import web_app
 from tests.support.kma_data import save_as_kma
+from ticker.regions import parse_time
+from ticker.web.render import SVG_COLORS
+from ticker.web.warnings_view import PALETTE, contrast
+from ticker.wrn import WeatherWarning
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
@@ -89,3 +93,41 @@ async def test_other_parameters_are_refused(client, path):
     assert resp.status == 400
     assert resp.headers["Content-Type"].startswith("application/json")
     assert (await resp.json())["error"] == "bad_request"
+
+
+HEAT = WeatherWarning(
+    kind="폭염", level="경보", region_id="L1100400", region_name="서울서북권",
+    issued_at=parse_time("202507281000"), effective_at=parse_time("202507281100"), command="발표",
+)  # fmt: skip
+WIND_AHEAD = WeatherWarning(
+    kind="강풍", level="예비", region_id="L1022510", region_name="강릉평지", issued_at=parse_time("202507281400"),
+    period_code="202507291758", command="발표",
+)  # fmt: skip
+
+
+async def test_warnings_are_in_the_text_and_the_picture(aiohttp_client, settings, stations, store, clock):
+    """The warning is the news on a hot day: the text line and the SVG carry it like the strip."""
+    await save_as_kma(stations, store, clock)
+    await store.save_warnings([HEAT, WIND_AHEAD], clock())
+    client = await aiohttp_client(web_app(settings, stations, store, clock))
+    text = await (await client.get("/widget.txt")).text()
+    assert re.search(r"서울 -?\d+\.\d℃ \[폭염경보\] ·", text), text
+    assert re.search(r"강릉 -?\d+\.\d℃ \[강풍 예비특보 29일 오후\] ·", text), text
+    assert text.count("[") == 2  # no other station is under a warning
+    en = await (await client.get("/widget.txt?lang=en&stations=108")).text()
+    assert re.search(r"Seoul -?\d+\.\d℃ \[Heat wave warning\] ·", en), en
+
+    for theme in ("light", "dark"):
+        body = await (await client.get(f"/widget.svg?theme={theme}")).read()
+        root = ET.fromstring(body)  # noqa: S314  (our own answer)
+        title = "".join(next(root.iter(SVG_NS + "title")).itertext())
+        assert "[폭염경보]" in title and "[강풍 예비특보 29일 오후]" in title
+        badges = {
+            (t.text, t.get("fill")) for t in root.iter(SVG_NS + "tspan") if t.get("font-weight") == "700"
+        }
+        assert badges == {
+            ("폭염경보", PALETTE["경보"][theme].border),
+            ("강풍 예비특보", PALETTE["예비"][theme].border),
+        }
+        for level in PALETTE:  # every level's colour reads on the picture's background
+            assert contrast(PALETTE[level][theme].border, SVG_COLORS[theme]["bg"]) >= 4.5

@@ -16,7 +16,8 @@ from ticker.freshness import human_age
 from ticker.models import KST, Station, attribution, date_label
 from ticker.web.amp import AmpDocument, AmpItem, AmpStation, AmpWarning
 from ticker.web.view import Item, View
-from ticker.web.warnings_view import badge_css, level_class, summary
+from ticker.web.warnings_view import PALETTE, badge_css, level_class, summary
+from ticker.wrn import WeatherWarning
 
 LANGS = ("ko", "en")
 THEMES = ("light", "dark", "auto")
@@ -167,15 +168,23 @@ SVG_THEMES = tuple(SVG_COLORS)  # a picture cannot follow the reader's colour sc
 
 
 def item_text(item: Item, lang: str) -> str:
-    """One station as plain text: "맑음 서울 27.4℃", with the observation time when stale."""
+    """One station as plain text: "맑음 서울 27.4℃ [폭염경보]", with the observation time when stale."""
     word = item.label(lang)
     text = f"{item.name(lang)} {item.temperature}℃"
     if word:
         text = f"{word} {text}"
+    if item.warnings:
+        text += f" [{', '.join(warning_text(w, lang) for w in item.warnings)}]"
     if item.stale:
         late = _TEXT["en" if lang == "en" else "ko"]["late"]
         text += f" ({item.observed_local} {late})"
     return text
+
+
+def warning_text(warning: WeatherWarning, lang: str) -> str:
+    """A badge as text: "폭염경보", or "강풍 예비특보 29일 오후" with a preliminary's period."""
+    period = warning.period(lang) if warning.preliminary else None
+    return f"{warning.label(lang)} {period}" if period else warning.label(lang)
 
 
 def render_text(view: View, variant: Variant) -> str:
@@ -192,6 +201,7 @@ def render_svg(view: View, variant: Variant) -> str:
         svg_width=SVG_WIDTH_PX,
         row_px=LIST_ROW_PX,
         colors=SVG_COLORS[variant.theme],
+        warning_fill=lambda w: PALETTE[w.level][variant.theme].border if w.level in PALETTE else "#b42318",
         **{**ctx, "height": TICKER_HEIGHT_PX + LIST_ROW_PX * rows},
     )
 
