@@ -5,17 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.conftest import FixedClock
+from tests.support.warnings_support import HEAT
 from ticker.poll.sources.kma_warnings import SimWarningsSource, simulated
 from ticker.regions import parse_time
 from ticker.store import Snapshot, Store
 from ticker.web.snapshot import keep_newer
 from ticker.web.warnings_view import PALETTE, STRIP_BG, badge_css, contrast
-from ticker.wrn import WeatherWarning
-
-HEAT = WeatherWarning(
-    kind="폭염", level="경보", region_id="L1100400", region_name="서울서북권",
-    issued_at=parse_time("202507281000"), effective_at=parse_time("202507281100"), command="발표",
-)  # fmt: skip
 
 
 async def test_save_announces_changes_and_answers_web_processes_must_hear_of(store: Store, clock: FixedClock):

@@ -12,8 +12,10 @@ from pydantic import SecretStr
 
 from ticker.app import WARNINGS_POLLER
 from ticker.config import Settings
+from ticker.regions import parse_time
 from ticker.testing.fake_warnings import WrnSpec
 from ticker.web import keys
+from ticker.wrn import WeatherWarning
 
 KEY = "Hub-Key-For-Warnings-7"
 
@@ -108,3 +110,15 @@ async def surfaces(client: TestClient[Request, Application]) -> dict[str, Any]:
         "observations": json.loads(await (await client.get("/v1/observations")).text()),
         "seoul": json.loads(await (await client.get("/v1/stations/108")).text()),
     }
+
+
+# Warnings as stored (for tests that write the store directly, without the fake Hub).
+
+HEAT = WeatherWarning(
+    kind="폭염", level="경보", region_id="L1100400", region_name="서울서북권",
+    issued_at=parse_time("202507281000"), effective_at=parse_time("202507281100"), command="발표",
+)  # fmt: skip
+WIND_AHEAD = WeatherWarning(
+    kind="강풍", level="예비", region_id="L1022510", region_name="강릉평지", issued_at=parse_time("202507281400"),
+    period_code="202507291758", command="발표",
+)  # fmt: skip

@@ -10,10 +10,9 @@ import pytest
 
 from tests.support.helpers import web_app
 from tests.support.kma_data import save_as_kma
-from ticker.regions import parse_time
+from tests.support.warnings_support import HEAT, WIND_AHEAD
 from ticker.web.render import SVG_COLORS
 from ticker.web.warnings_view import PALETTE, contrast
-from ticker.wrn import WeatherWarning
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
@@ -93,16 +92,6 @@ async def test_other_parameters_are_refused(client, path):
     assert resp.status == 400
     assert resp.headers["Content-Type"].startswith("application/json")
     assert (await resp.json())["error"] == "bad_request"
-
-
-HEAT = WeatherWarning(
-    kind="폭염", level="경보", region_id="L1100400", region_name="서울서북권",
-    issued_at=parse_time("202507281000"), effective_at=parse_time("202507281100"), command="발표",
-)  # fmt: skip
-WIND_AHEAD = WeatherWarning(
-    kind="강풍", level="예비", region_id="L1022510", region_name="강릉평지", issued_at=parse_time("202507281400"),
-    period_code="202507291758", command="발표",
-)  # fmt: skip
 
 
 async def test_warnings_are_in_the_text_and_the_picture(aiohttp_client, settings, stations, store, clock):

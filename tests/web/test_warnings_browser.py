@@ -8,6 +8,7 @@ badge colours Chromium computes are the checked palette.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,9 +18,17 @@ from prometheus_client import CollectorRegistry
 
 from tests.conftest import ROOT, FixedClock
 from tests.support.cdp import Browser, find, text
-from tests.support.helpers import front_door_server, wait_for
+from tests.support.helpers import front_door_server, wait_for, web_app
+from tests.support.kma_data import save_as_kma
 from tests.support.ops_support import has_cycle
-from tests.support.warnings_support import DAEGU_PARENT_RAIN, KEY, SEOUL_HEAT_WARNING, hub_settings
+from tests.support.warnings_support import (
+    DAEGU_PARENT_RAIN,
+    HEAT,
+    KEY,
+    SEOUL_HEAT_WARNING,
+    WIND_AHEAD,
+    hub_settings,
+)
 from ticker.app import WARNINGS_POLLER, create_app
 from ticker.config import Settings
 from ticker.models import Station
@@ -109,3 +118,39 @@ async def test_script_embed_shows_the_badge_and_the_strip_is_photographed(servic
         shot = ARTIFACTS / f"warnings-{theme}.png"
         await strip.screenshot(shot)
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+async def test_the_list_layout_heads_with_the_summary_and_long_badges_never_cover_a_name(
+    settings, stations, store, clock, browser
+):
+    """A narrow English list with a long preliminary badge: the header says how many places are
+    under a warning, and in every row the name and temperature stay whole (the word and the
+    badge give way, with an ellipsis)."""
+    await save_as_kma(stations, store, clock)
+    await store.save_warnings([HEAT, WIND_AHEAD], clock())
+    server = front_door_server(web_app(settings, stations, store, clock))
+    await server.start_server()
+    try:
+        page = await browser.new_page(width=360, height=140)
+        await page.goto(str(server.make_url("/widget/frame?layout=list&lang=en&stations=105,108,133")))
+        head = await page.evaluate("document.querySelector('.kt-head').innerText")
+        assert "Warnings in 2 places" in head and "Source: KMA" in head
+        rows = await page.evaluate(
+            "[...document.querySelectorAll('.kt-st')].map(li => {"
+            " const box = e => e ? e.getBoundingClientRect().toJSON() : null;"
+            " const name = li.querySelector('.kt-name');"
+            " return {li: box(li), name: box(name), temp: box(li.querySelector('.kt-temp')),"
+            " badge: box(li.querySelector('.kt-wrn')), nameWhole: name.scrollWidth <= name.clientWidth}; })"
+        )
+        assert len(rows) == 3
+        for row in rows:
+            assert row["nameWhole"], row
+            boxes = [b for b in (row["name"], row["temp"], row["badge"]) if b is not None]
+            for b in boxes:  # inside the row
+                assert row["li"]["left"] <= b["left"] and b["right"] <= row["li"]["right"] + 0.5, row
+            for a, b in itertools.combinations(sorted(boxes, key=lambda b: b["left"]), 2):
+                assert a["right"] <= b["left"] + 0.5, row  # side by side, never on top of each other
+        assert page.errors() == []
+        await page.screenshot(ARTIFACTS / "warnings-list-360-en.png")
+    finally:
+        await server.close()
