@@ -22,11 +22,14 @@ import pytest
 
 from tests.conftest import ROOT, RedisServer
 from tests.support.helpers import parse_widget, wait_for
+from tests.support.warnings_support import SEOUL_HEAT_WARNING
 from ticker.embedded import free_port
 from ticker.models import Station
 from ticker.poll.poller import Poller
 from ticker.poll.resilience import NO_RETRY
 from ticker.poll.sources.kma_apihub import KmaApiHubSource
+from ticker.poll.sources.kma_warnings import KmaWarningsSource
+from ticker.poll.warnings import WarningsPoller
 from ticker.store import Snapshot, Store
 from ticker.testing.fake_upstream import FakeApiHub
 from ticker.web.render import render_widget
@@ -94,6 +97,14 @@ async def baseline(stations: list[Station], store: Store, fake: FakeApiHub) -> S
             interval_s=300,
         )
         assert (await poller.run_once()).outcome == "ok"
+        warnings = WarningsPoller(
+            stations=stations,
+            source=KmaWarningsSource(session=http, auth_key=KEY, base_url=fake.base_url, retry=NO_RETRY),
+            store=store,
+            clock=lambda: datetime.now(UTC),
+            max_age_s=1800,
+        )
+        assert (await warnings.run_once()).outcome == "ok"  # the service polls both feeds
     return await store.load_snapshot()
 
 
@@ -304,3 +315,22 @@ async def test_the_running_service_shows_the_rows_and_marks_fallback_values(
     marked = [s["id"] for s in page.stations if "kt-alt" in s["class"].split()]
     assert marked == ["133"]
     assert "-99" not in json.dumps(doc) and KEY not in err.decode()
+
+
+async def test_poll_once_polls_the_warnings_too(env, fake, store, tmp_path):
+    """One run checks both feeds the strip shows: the table and the warnings, each named."""
+    fake.set_warnings([SEOUL_HEAT_WARNING])
+    code, out, err = await ticker(env, "poll", "--once", cwd=tmp_path)
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[-2:] == ["warnings: 서울 폭염경보", "poll ok: 16 stations fresh from kma_apihub (16 new)"]
+    assert [(w.kind, w.level) for w in (await store.load_snapshot()).warnings] == [("폭염", "경보")]
+    # The warnings API not applied for: the observations are still written, the run says why.
+    fake.set_fault(endpoint="wrn_now", kind="not_applied")
+    code, out, err = await ticker(env, "poll", "--once", cwd=tmp_path)
+    assert code == 1
+    assert "warnings: -" in out.splitlines() and "poll ok" not in out
+    (why,) = [line for line in err.splitlines() if line.startswith("warnings failed: ")]
+    assert why.startswith("warnings failed: kma_warnings forbidden: apply for ") and "wrn_now_data.php" in why
+    assert KEY not in out + err
+    assert (await store.load_snapshot()).warnings != ()  # the last good list is kept

@@ -27,6 +27,8 @@ from ticker.models import KST, Station
 from ticker.poll.doctor import Probe, Verdict, probe_upstreams
 from ticker.poll.poller import Poller
 from ticker.poll.sources import build_source, new_session
+from ticker.poll.sources.kma_warnings import build_warnings_source
+from ticker.poll.warnings import WarningsPoller
 from ticker.redis_client import connect
 from ticker.redis_url import validate_redis_url
 from ticker.report import Status, check_line, load_report
@@ -34,6 +36,7 @@ from ticker.stations import load_stations
 from ticker.store import Store
 from ticker.web.policy import check_frame_ancestors
 from ticker.workers import HANDLER_GRACE_S, run, serve_workers
+from ticker.wrn import WeatherWarning, covering
 
 logger = logging.getLogger("ticker")
 
@@ -228,6 +231,14 @@ async def poll_once(settings: Settings, stations: list[Station]) -> int:
                 )
                 result = await poller.run_once()
                 await source.close()
+                # The warnings feed too: the strip shows both, so one run checks both.
+                warned = await WarningsPoller(
+                    stations=stations,
+                    source=build_warnings_source(settings, session),
+                    store=store,
+                    clock=lambda: datetime.now(UTC),
+                    max_age_s=settings.warnings_max_age_s,
+                ).run_once()
             now = datetime.now(UTC)
             try:
                 snap = await store.load_snapshot()
@@ -246,6 +257,7 @@ async def poll_once(settings: Settings, stations: list[Station]) -> int:
         table.append([str(row.id), row.name, row.state.value, when, word, temp])
     for line in aligned(table, right=(0,)):
         print(line)
+    print(warnings_line(stations, snap.warnings) if warned.error_kind is None else "warnings: -")
     bad = [r for r in rows if r.state is not State.FRESH]
     if result.unfinished:
         print(
@@ -253,6 +265,9 @@ async def poll_once(settings: Settings, stations: list[Station]) -> int:
             + ", ".join(result.unfinished),
             file=sys.stderr,
         )
+    if warned.error_kind is not None:
+        why = " ".join((warned.message or "").split())
+        print(f"warnings failed: {warned.source} {warned.error_kind}: {why}", file=sys.stderr)
     if result.error_kind is not None:
         why = " ".join((result.message or "").split())  # one line, whatever the upstream said
         print(f"poll failed: {result.source} {result.error_kind}: {why}", file=sys.stderr)
@@ -261,10 +276,22 @@ async def poll_once(settings: Settings, stations: list[Station]) -> int:
         names = ", ".join(f"{r.name}({r.state.value})" for r in bad)
         print(f"poll incomplete: {len(bad)} of {len(rows)} stations not fresh: {names}", file=sys.stderr)
         return 1
+    if warned.error_kind is not None:
+        return 1
     rejected = ", ".join(f"{reason} {n}" for reason, n in sorted(result.rejected.items()))
     note = f"; rows rejected: {rejected}" if rejected else ""
     print(f"poll ok: {len(rows)} stations fresh from {result.source} ({result.written} new{note})")
     return 0
+
+
+def warnings_line(stations: Sequence[Station], warnings: Sequence[WeatherWarning]) -> str:
+    """The warnings in effect on the stations, one line: "warnings: 서울 폭염경보; 대구 호우주의보"."""
+    under = [
+        f"{s.name} {', '.join(w.label_with_period('ko') for w in found)}"
+        for s in stations
+        if (found := covering(warnings, s.warning_chain))
+    ]
+    return "warnings: " + ("; ".join(under) if under else "none in effect")
 
 
 def display_width(text: str) -> int:

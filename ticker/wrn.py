@@ -105,6 +105,11 @@ class WeatherWarning(BaseModel):
             return f"{when} of {local:%b} {local.day}"
         return f"{local.day}일 {part[0] if part else local.strftime('%H시 %M분')}"
 
+    def label_with_period(self, lang: str) -> str:
+        """The badge as text: "폭염경보", or "강풍 예비특보 29일 오후" with a preliminary's period."""
+        period = self.period(lang) if self.preliminary else None
+        return f"{self.label(lang)} {period}" if period else self.label(lang)
+
     def sentence(self, lang: str) -> str:
         """The warning in full, for screen readers."""
         issued = self.issued_at.astimezone(KST)

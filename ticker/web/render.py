@@ -17,7 +17,6 @@ from ticker.models import KST, Station, attribution, date_label
 from ticker.web.amp import AmpDocument, AmpItem, AmpStation, AmpWarning
 from ticker.web.view import Item, View
 from ticker.web.warnings_view import PALETTE, badge_css, level_class, summary
-from ticker.wrn import WeatherWarning
 
 LANGS = ("ko", "en")
 THEMES = ("light", "dark", "auto")
@@ -174,17 +173,11 @@ def item_text(item: Item, lang: str) -> str:
     if word:
         text = f"{word} {text}"
     if item.warnings:
-        text += f" [{', '.join(warning_text(w, lang) for w in item.warnings)}]"
+        text += f" [{', '.join(w.label_with_period(lang) for w in item.warnings)}]"
     if item.stale:
         late = _TEXT["en" if lang == "en" else "ko"]["late"]
         text += f" ({item.observed_local} {late})"
     return text
-
-
-def warning_text(warning: WeatherWarning, lang: str) -> str:
-    """A badge as text: "폭염경보", or "강풍 예비특보 29일 오후" with a preliminary's period."""
-    period = warning.period(lang) if warning.preliminary else None
-    return f"{warning.label(lang)} {period}" if period else warning.label(lang)
 
 
 def render_text(view: View, variant: Variant) -> str:
