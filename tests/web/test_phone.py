@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.helpers import front_door_server, poll_sim, web_app
 from tests.support.kma_data import ticker as ticker  # a fixture, used by name
 from tests.web.test_browser import ARTIFACTS, CLS
 from tests.web.test_browser import browser as browser  # a fixture, used by name
@@ -77,3 +78,28 @@ async def test_every_station_readable_in_turn_at_each_width(ticker, browser, sta
         )
         await page.screenshot(ARTIFACTS / f"phone-{width}-{lang}-rolling.png")
     assert page.errors() == []
+
+
+@pytest.mark.parametrize(("width", "lang"), [(360, "ko"), (360, "en"), (390, "ko")])
+async def test_the_longer_simulated_data_credit_leaves_every_station_readable(
+    settings, stations, store, clock, browser, width, lang
+):
+    """With no key the credit says the weather is simulated: longer than 기상청 제공, it wraps
+    instead of squeezing the rolling stations, and stays whole."""
+    await poll_sim(stations, store, clock)
+    server = front_door_server(web_app(settings, stations, store, clock))
+    await server.start_server()
+    try:
+        page = await browser.new_page(width=width, height=40)
+        await page.goto(str(server.make_url(f"/widget/frame?lang={lang}")))
+        seen = await page.evaluate(WALK)
+        await page.evaluate(
+            f"document.getAnimations().forEach(a => {{ a.currentTime = {2 * ROLL_S_PER_STATION * 1000 + 600}; }})"
+        )
+        await page.screenshot(ARTIFACTS / f"phone-{width}-{lang}-simulated.png")  # before any assert
+        assert seen["order"] == list(range(len(stations))), seen  # each whole, in order, one at a time
+        credit = "모의 데이터 · 실제 날씨 아님" if lang == "ko" else "Simulated data · not real weather"
+        assert " ".join(seen["attr"].split()) == credit and seen["attrInside"], seen
+        assert seen["height"] == 40 and page.errors() == []
+    finally:
+        await server.close()

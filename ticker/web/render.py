@@ -13,7 +13,7 @@ from urllib.parse import quote
 import jinja2
 
 from ticker.freshness import human_age
-from ticker.models import KST, Station, attribution, date_label
+from ticker.models import KST, SIM_SOURCE, Station, attribution, date_label
 from ticker.web.amp import AmpDocument, AmpItem, AmpStation, AmpWarning
 from ticker.web.view import Item, View
 from ticker.web.warnings_view import PALETTE, badge_css, level_class, summary
@@ -131,6 +131,8 @@ def _context(view: View, variant: Variant) -> dict[str, object]:
         # Rows a narrow strip rolls through: the warnings summary, if any, then each station.
         "rows": len(items) + (1 if warning_summary else 0),
         "has_warnings": any(i.warnings for i in items),
+        # The simulated-data credit is longer than KMA's: a narrow strip lets it wrap.
+        "simulated": any(i.source == SIM_SOURCE for i in chosen),
     }
 
 
