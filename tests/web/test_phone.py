@@ -10,7 +10,9 @@ from __future__ import annotations
 import pytest
 
 from tests.support.helpers import front_door_server, poll_sim, web_app
+from tests.support.kma_data import save_as_kma
 from tests.support.kma_data import ticker as ticker  # a fixture, used by name
+from tests.support.warnings_support import HEAT, WIND_AHEAD
 from tests.web.test_browser import ARTIFACTS, CLS
 from tests.web.test_browser import browser as browser  # a fixture, used by name
 from ticker.web.render import NARROW_PX, ROLL_S_PER_STATION
@@ -32,7 +34,8 @@ WALK = """(() => {
   for (let t = 0; t <= end; t += 100) {
     anims.forEach(a => { a.currentTime = t; });
     const vr = view.getBoundingClientRect();
-    const whole = li => [li, ...li.children].every(e => within(e.getBoundingClientRect(), vr, fade));
+    const whole = li => [li, ...li.children].filter(e => e.getClientRects().length)  // displayed ones
+      .every(e => within(e.getBoundingClientRect(), vr, fade));
     const shown = lis.map((li, i) => whole(li) ? i : -1).filter(i => i >= 0);
     most = Math.max(most, shown.length);
     shown.forEach(i => { if (order[order.length - 1] !== i && !order.includes(i) || order[order.length - 1] !== i && i === 0) order.push(i); });
@@ -101,5 +104,30 @@ async def test_the_longer_simulated_data_credit_leaves_every_station_readable(
         credit = "모의 데이터 · 실제 날씨 아님" if lang == "ko" else "Simulated data · not real weather"
         assert " ".join(seen["attr"].split()) == credit and seen["attrInside"], seen
         assert seen["height"] == 40 and page.errors() == []
+    finally:
+        await server.close()
+
+
+@pytest.mark.parametrize(("width", "lang"), [(360, "ko"), (360, "en"), (390, "ko")])
+async def test_stations_under_warnings_roll_whole_with_their_badges(
+    settings, stations, store, clock, browser, width, lang
+):
+    """A narrow strip with the warnings summary and a long preliminary badge: every station,
+    badge included, is whole in the view at some step, in order."""
+    await save_as_kma(stations, store, clock)
+    await store.save_warnings([HEAT, WIND_AHEAD], clock())
+    server = front_door_server(web_app(settings, stations, store, clock))
+    await server.start_server()
+    try:
+        page = await browser.new_page(width=width, height=40)
+        await page.goto(str(server.make_url(f"/widget/frame?lang={lang}")))
+        seen = await page.evaluate(WALK)
+        await page.evaluate(  # the second station, 강릉 with its preliminary badge, for the record
+            f"document.getAnimations().forEach(a => {{ a.currentTime = {2 * ROLL_S_PER_STATION * 1000 + 600}; }})"
+        )
+        await page.screenshot(ARTIFACTS / f"phone-{width}-{lang}-warnings.png")  # before any assert
+        assert seen["order"] == list(range(len(stations))), seen
+        assert seen["dateInside"] and seen["attrInside"] and seen["height"] == 40, seen
+        assert page.errors() == []
     finally:
         await server.close()
