@@ -7,6 +7,8 @@ Web Animations API, so the test reads positions at chosen instants instead of wa
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.support.helpers import front_door_server, poll_sim, web_app
@@ -83,14 +85,9 @@ async def test_every_station_readable_in_turn_at_each_width(ticker, browser, sta
     assert page.errors() == []
 
 
-@pytest.mark.parametrize(("width", "lang"), [(360, "ko"), (360, "en"), (390, "ko")])
-async def test_the_longer_simulated_data_credit_leaves_every_station_readable(
-    settings, stations, store, clock, browser, width, lang
-):
-    """With no key the credit says the weather is simulated: longer than 기상청 제공, it wraps
-    instead of squeezing the rolling stations, and stays whole."""
-    await poll_sim(stations, store, clock)
-    server = front_door_server(web_app(settings, stations, store, clock))
+async def walk_frame(app, browser, width: int, lang: str, shot: str) -> tuple[dict[str, Any], list[str]]:
+    """WALK over the frame of ``app`` at ``width``, a screenshot at the second station first."""
+    server = front_door_server(app)
     await server.start_server()
     try:
         page = await browser.new_page(width=width, height=40)
@@ -99,35 +96,38 @@ async def test_the_longer_simulated_data_credit_leaves_every_station_readable(
         await page.evaluate(
             f"document.getAnimations().forEach(a => {{ a.currentTime = {2 * ROLL_S_PER_STATION * 1000 + 600}; }})"
         )
-        await page.screenshot(ARTIFACTS / f"phone-{width}-{lang}-simulated.png")  # before any assert
-        assert seen["order"] == list(range(len(stations))), seen  # each whole, in order, one at a time
-        credit = "모의 데이터 · 실제 날씨 아님" if lang == "ko" else "Simulated data · not real weather"
-        assert " ".join(seen["attr"].split()) == credit and seen["attrInside"], seen
-        assert seen["height"] == 40 and page.errors() == []
+        await page.screenshot(ARTIFACTS / f"phone-{width}-{lang}-{shot}.png")  # before any assert
+        return seen, page.errors()
     finally:
         await server.close()
+
+
+@pytest.mark.parametrize(("width", "lang"), [(360, "ko"), (360, "en"), (390, "ko")])
+async def test_the_longer_simulated_data_credit_leaves_every_station_readable(
+    settings, stations, store, clock, browser, width, lang
+):
+    """With no key the credit says the weather is simulated: longer than 기상청 제공, it wraps
+    instead of squeezing the rolling stations, and stays whole."""
+    await poll_sim(stations, store, clock)
+    app = web_app(settings, stations, store, clock)
+    seen, errors = await walk_frame(app, browser, width, lang, "simulated")
+    assert seen["order"] == list(range(len(stations))), seen  # each whole, in order, one at a time
+    credit = "모의 데이터 · 실제 날씨 아님" if lang == "ko" else "Simulated data · not real weather"
+    assert " ".join(seen["attr"].split()) == credit and seen["attrInside"], seen
+    assert seen["height"] == 40 and errors == []
 
 
 @pytest.mark.parametrize(("width", "lang"), [(360, "ko"), (360, "en"), (390, "ko")])
 async def test_stations_under_warnings_roll_whole_with_their_badges(
     settings, stations, store, clock, browser, width, lang
 ):
-    """A narrow strip with the warnings summary and a long preliminary badge: every station,
-    badge included, is whole in the view at some step, in order."""
+    """A narrow strip with the warnings summary and a long preliminary badge (the second
+    station, 강릉, in the screenshot): every station, badge included, is whole in the view at
+    some step, in order."""
     await save_as_kma(stations, store, clock)
     await store.save_warnings([HEAT, WIND_AHEAD], clock())
-    server = front_door_server(web_app(settings, stations, store, clock))
-    await server.start_server()
-    try:
-        page = await browser.new_page(width=width, height=40)
-        await page.goto(str(server.make_url(f"/widget/frame?lang={lang}")))
-        seen = await page.evaluate(WALK)
-        await page.evaluate(  # the second station, 강릉 with its preliminary badge, for the record
-            f"document.getAnimations().forEach(a => {{ a.currentTime = {2 * ROLL_S_PER_STATION * 1000 + 600}; }})"
-        )
-        await page.screenshot(ARTIFACTS / f"phone-{width}-{lang}-warnings.png")  # before any assert
-        assert seen["order"] == list(range(len(stations))), seen
-        assert seen["dateInside"] and seen["attrInside"] and seen["height"] == 40, seen
-        assert page.errors() == []
-    finally:
-        await server.close()
+    app = web_app(settings, stations, store, clock)
+    seen, errors = await walk_frame(app, browser, width, lang, "warnings")
+    assert seen["order"] == list(range(len(stations))), seen
+    assert seen["dateInside"] and seen["attrInside"] and seen["height"] == 40, seen
+    assert errors == []
