@@ -10,20 +10,12 @@ ASSUMPTION: an issue is callable from HH:45 (guides say "from :40" and "after :4
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
-import aiohttp
-
-from ticker.errors import UpstreamError, UpstreamNoDataError
 from ticker.models import KST
-from ticker.poll.sources.http import get
-from ticker.poll.sources.kma_apihub import client_timeout
-from ticker.poll.sources.ultra_ncst import grid_params, key_param_for, parse_answer
-from ticker.redaction import redact
+from ticker.poll.sources.ultra_ncst import GridClient
 
 NAME = "ultra_fcst"
 API_NAME = "초단기예보 (VilageFcstInfoService_2.0/getUltraSrtFcst)"
@@ -62,36 +54,12 @@ def default_url(kma_base_url: str) -> str:
     return kma_base_url.rstrip("/") + HUB_PATH
 
 
-class UltraFcstFeed:
+class UltraFcstFeed(GridClient):
     """The forecast items of one grid cell per call."""
 
     name = NAME
     api_name = API_NAME
 
-    def __init__(self, *, session: aiohttp.ClientSession, auth_key: str, url: str, timeout_s: float = 10.0):
-        self.session = session
-        self.url = url
-        self._key = auth_key
-        self._key_param = key_param_for(url)
-        self._timeout = client_timeout(timeout_s)
-        self.where = urlsplit(url).netloc or url
-        self.requests: Counter[str] = Counter()
-
-    async def _request(self, params: dict[str, str]) -> list[dict[str, Any]]:
-        self.requests[NAME] += 1
-        status, content_type, body = await get(
-            self.session, self.url, params, limits=self._timeout, where=self.where
-        )
-        try:
-            return parse_answer(status, content_type, body, secrets=[self._key])
-        except UpstreamError as err:
-            err.args = (redact(str(err), [self._key]),)
-            raise
-
     async def cell(self, nx: int, ny: int, issue: datetime) -> tuple[datetime, list[dict[str, Any]]]:
         """(issue time, items) of one cell; the issue before when this one is not out yet."""
-        try:
-            return issue, await self._request(grid_params(self._key_param, self._key, issue, nx, ny))
-        except UpstreamNoDataError:
-            earlier = issue - timedelta(hours=1)
-            return earlier, await self._request(grid_params(self._key_param, self._key, earlier, nx, ny))
+        return await self.issue_items(nx, ny, issue)

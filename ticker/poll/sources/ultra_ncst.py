@@ -224,10 +224,10 @@ def key_param_for(url: str) -> str:
     return "serviceKey" if host.endswith("data.go.kr") else "authKey"
 
 
-class UltraNcstSource:
-    """Nowcast observations for the grid cells of the stations asked."""
+class GridClient:
+    """One VilageFcstInfoService endpoint (the nowcast or the forecast) for one grid cell per call."""
 
-    name = SOURCE_NAME
+    name: str
 
     def __init__(
         self,
@@ -258,13 +258,23 @@ class UltraNcstSource:
             err.args = (redact(str(err), [self._key]),)
             raise
 
+    async def issue_items(self, nx: int, ny: int, issue: datetime) -> tuple[datetime, list[dict[str, Any]]]:
+        """(issue time, items) of one cell; the issue an hour earlier when this one is not out yet."""
+        try:
+            return issue, await self._request(grid_params(self._key_param, self._key, issue, nx, ny))
+        except UpstreamNoDataError:
+            earlier = issue - timedelta(hours=1)
+            return earlier, await self._request(grid_params(self._key_param, self._key, earlier, nx, ny))
+
+
+class UltraNcstSource(GridClient):
+    """Nowcast observations for the grid cells of the stations asked."""
+
+    name = SOURCE_NAME
+
     async def cell(self, nx: int, ny: int, base: datetime) -> list[dict[str, Any]]:
         """The items of one grid cell at one base time; one hour earlier when it is not out yet."""
-        try:
-            return await self._request(grid_params(self._key_param, self._key, base, nx, ny))
-        except UpstreamNoDataError:
-            earlier = base - timedelta(hours=1)
-            return await self._request(grid_params(self._key_param, self._key, earlier, nx, ny))
+        return (await self.issue_items(nx, ny, base))[1]
 
     async def station(self, station: Station, now: datetime) -> Observation:
         """The nowcast of one station's cell; one hour earlier when this hour is not out yet."""
