@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from html.parser import HTMLParser
+from typing import Any
 
 
 class WidgetParser(HTMLParser):
@@ -116,3 +118,14 @@ def front_door_server(app):
             return FastPathRunner(self.app, **kwargs)
 
     return FrontDoorTestServer(app, host="127.0.0.1")
+
+
+@contextlib.asynccontextmanager
+async def served(app) -> AsyncIterator[Any]:
+    """``app`` served through the front door, as ``ticker serve`` serves it, for one block."""
+    server = front_door_server(app)
+    await server.start_server()
+    try:
+        yield server
+    finally:
+        await server.close()

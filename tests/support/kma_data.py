@@ -13,7 +13,7 @@ from datetime import datetime
 import pytest
 from aiohttp.test_utils import TestServer
 
-from tests.support.helpers import front_door_server, web_app
+from tests.support.helpers import served, web_app
 from ticker.config import Settings
 from ticker.models import Station
 from ticker.poll.sources.sim import SimSource, simulate
@@ -33,9 +33,5 @@ async def ticker(
 ) -> AsyncIterator[TestServer]:
     """The ticker as `ticker serve` serves it (through the front door), with the KMA credit."""
     await save_as_kma(stations, store, clock)
-    server = front_door_server(web_app(settings, stations, store, clock))
-    await server.start_server()
-    try:
+    async with served(web_app(settings, stations, store, clock)) as server:
         yield server
-    finally:
-        await server.close()

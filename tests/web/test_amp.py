@@ -26,7 +26,6 @@ from tests.support.cdp import find, text
 from tests.support.helpers import web_app
 from tests.support.kma_data import save_as_kma
 from tests.web.test_warnings_browser import ARTIFACTS, _rgb
-from tests.web.test_warnings_browser import browser as browser  # a fixture, used by name
 from tests.web.test_warnings_browser import service as service  # a fixture, used by name
 from ticker.errors import ConfigError
 from ticker.web.amp import check_amp_origins

@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import pytest
 from aiohttp import ClientSession, ClientTimeout, web
 
 from tests.conftest import ROOT, FixedClock
 from tests.support.cdp import Browser, Page, find, text, walk
-from tests.support.helpers import front_door_server, poll_sim, web_app
+from tests.support.helpers import poll_sim, served, web_app
 from ticker.config import Settings
 from ticker.models import Station
 from ticker.store import Store
@@ -33,22 +32,8 @@ CLS = """new Promise(resolve => {
 async def ticker(settings: Settings, stations: list[Station], store: Store, clock: FixedClock):
     """The ticker as `ticker serve` serves it (through the front door), on the test's Redis."""
     await poll_sim(stations, store, clock)
-    server = front_door_server(web_app(settings, stations, store, clock))
-    await server.start_server()
-    try:
+    async with served(web_app(settings, stations, store, clock)) as server:
         yield server
-    finally:
-        await server.close()
-
-
-@pytest.fixture
-async def browser(tmp_path: Path):
-    chromium = Browser(tmp_path / "profile")
-    await chromium.start()
-    try:
-        yield chromium
-    finally:
-        await chromium.close()
 
 
 async def _section_text(page: Page, section: str) -> str:

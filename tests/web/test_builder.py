@@ -12,7 +12,6 @@ from aiohttp import ClientSession, ClientTimeout, web
 from tests.support.cdp import Browser, Page, text
 from tests.support.kma_data import ticker as ticker  # a fixture, used by name
 from tests.web.test_browser import ARTIFACTS, CLS, _until
-from tests.web.test_browser import browser as browser  # a fixture, used by name
 from ticker.web.render import BUILDER_KINDS
 
 pytestmark = pytest.mark.timeout(120)

@@ -8,7 +8,6 @@ from aiohttp import ClientSession, ClientTimeout, web
 
 from tests.support.kma_data import ticker as ticker  # a fixture, used by name
 from tests.web.test_browser import ARTIFACTS, CLS, LONG_TASK_MS, _until, slowest_of_loads
-from tests.web.test_browser import browser as browser  # a fixture, used by name
 from ticker.web.scripts import ELEMENT_SCRIPT_PATH
 
 pytestmark = pytest.mark.timeout(120)

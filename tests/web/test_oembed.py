@@ -14,7 +14,6 @@ from tests.support.helpers import web_app
 from tests.support.kma_data import save_as_kma
 from tests.support.kma_data import ticker as ticker  # a fixture, used by name
 from tests.web.test_browser import ARTIFACTS, CLS, _until
-from tests.web.test_browser import browser as browser  # a fixture, used by name
 from ticker.errors import ConfigError
 from ticker.web.oembed import check_public_url
 

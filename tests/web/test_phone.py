@@ -11,12 +11,11 @@ from typing import Any
 
 import pytest
 
-from tests.support.helpers import front_door_server, poll_sim, web_app
+from tests.support.helpers import poll_sim, served, web_app
 from tests.support.kma_data import save_as_kma
 from tests.support.kma_data import ticker as ticker  # a fixture, used by name
 from tests.support.warnings_support import HEAT, WIND_AHEAD
 from tests.web.test_browser import ARTIFACTS, CLS
-from tests.web.test_browser import browser as browser  # a fixture, used by name
 from ticker.web.render import NARROW_PX, ROLL_S_PER_STATION
 
 pytestmark = pytest.mark.timeout(120)
@@ -87,9 +86,7 @@ async def test_every_station_readable_in_turn_at_each_width(ticker, browser, sta
 
 async def walk_frame(app, browser, width: int, lang: str, shot: str) -> tuple[dict[str, Any], list[str]]:
     """WALK over the frame of ``app`` at ``width``, a screenshot at the second station first."""
-    server = front_door_server(app)
-    await server.start_server()
-    try:
+    async with served(app) as server:
         page = await browser.new_page(width=width, height=40)
         await page.goto(str(server.make_url(f"/widget/frame?lang={lang}")))
         seen = await page.evaluate(WALK)
@@ -98,8 +95,6 @@ async def walk_frame(app, browser, width: int, lang: str, shot: str) -> tuple[di
         )
         await page.screenshot(ARTIFACTS / f"phone-{width}-{lang}-{shot}.png")  # before any assert
         return seen, page.errors()
-    finally:
-        await server.close()
 
 
 @pytest.mark.parametrize(("width", "lang"), [(360, "ko"), (360, "en"), (390, "ko")])

@@ -10,15 +10,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestServer
 from prometheus_client import CollectorRegistry
 
 from tests.conftest import ROOT, FixedClock
-from tests.support.cdp import Browser, find, text
-from tests.support.helpers import front_door_server, wait_for, web_app
+from tests.support.cdp import find, text
+from tests.support.helpers import front_door_server, served, wait_for, web_app
 from tests.support.kma_data import save_as_kma
 from tests.support.ops_support import has_cycle
 from tests.support.warnings_support import (
@@ -66,16 +65,6 @@ async def service(
             yield server
         finally:
             await server.close()
-
-
-@pytest.fixture
-async def browser(tmp_path: Path) -> AsyncIterator[Browser]:
-    chromium = Browser(tmp_path / "profile")
-    await chromium.start()
-    try:
-        yield chromium
-    finally:
-        await chromium.close()
 
 
 async def test_script_embed_shows_the_badge_and_the_strip_is_photographed(service, browser):
@@ -128,9 +117,7 @@ async def test_the_list_layout_heads_with_the_summary_and_long_badges_never_cove
     badge give way, with an ellipsis)."""
     await save_as_kma(stations, store, clock)
     await store.save_warnings([HEAT, WIND_AHEAD], clock())
-    server = front_door_server(web_app(settings, stations, store, clock))
-    await server.start_server()
-    try:
+    async with served(web_app(settings, stations, store, clock)) as server:
         page = await browser.new_page(width=360, height=140)
         await page.goto(str(server.make_url("/widget/frame?layout=list&lang=en&stations=105,108,133")))
         head = await page.evaluate("document.querySelector('.kt-head').innerText")
@@ -152,5 +139,3 @@ async def test_the_list_layout_heads_with_the_summary_and_long_badges_never_cove
                 assert a["right"] <= b["left"] + 0.5, row  # side by side, never on top of each other
         assert page.errors() == []
         await page.screenshot(ARTIFACTS / "warnings-list-360-en.png")
-    finally:
-        await server.close()
