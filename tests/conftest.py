@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
+from tests.support.ports import free_port
 from ticker.config import Settings
-from ticker.embedded import free_port, start_redis_server, stop_redis_server
+from ticker.embedded import start_redis_server, stop_redis_server
 from ticker.models import Station
 from ticker.redis_client import connect
 from ticker.stations import load_stations

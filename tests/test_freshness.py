@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ticker.embedded import free_port
+from tests.support.ports import free_port
 from ticker.freshness import (
     NO_ROW,
     PUBLISH_GRACE_S,

@@ -22,8 +22,8 @@ import pytest
 
 from tests.conftest import ROOT, RedisServer
 from tests.support.helpers import parse_widget, wait_for
+from tests.support.ports import free_port
 from tests.support.warnings_support import SEOUL_HEAT_WARNING
-from ticker.embedded import free_port
 from ticker.models import Station
 from ticker.poll.poller import Poller
 from ticker.poll.resilience import NO_RETRY

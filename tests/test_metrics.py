@@ -17,7 +17,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from tests.conftest import ROOT, RedisServer
 from tests.support.helpers import wait_for
 from tests.support.ops_support import ops_app, poll, sample, samples
-from ticker.embedded import free_port
+from tests.support.ports import free_port
 from ticker.metrics import Metrics, upstream_error_kinds
 
 

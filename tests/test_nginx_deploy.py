@@ -15,8 +15,8 @@ from multidict import CIMultiDict
 
 from tests.conftest import ROOT
 from tests.support.helpers import front_door_server, parse_widget, poll_sim, wait_for, web_app
+from tests.support.ports import free_port
 from ticker.config import Settings
-from ticker.embedded import free_port
 
 DEPLOY = ROOT / "deploy"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"

@@ -11,7 +11,8 @@ import pytest
 import redis as redis_sync
 
 from tests.support.helpers import wait_for, wait_until
-from ticker.embedded import free_port, redis_server_binary, start_redis_server, stop_redis_server
+from tests.support.ports import free_port
+from ticker.embedded import redis_server_binary, start_redis_server, stop_redis_server
 from ticker.errors import ConfigError, StoreError
 from ticker.models import Observation
 from ticker.redis_client import connect

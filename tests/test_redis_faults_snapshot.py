@@ -8,7 +8,8 @@ from datetime import timedelta
 
 from tests.conftest import FixedClock
 from tests.support.helpers import wait_for
-from ticker.embedded import free_port, start_redis_server, stop_redis_server
+from tests.support.ports import free_port
+from ticker.embedded import start_redis_server, stop_redis_server
 from ticker.models import Observation
 from ticker.poll.poller import Poller
 from ticker.poll.sources.sim import SimSource

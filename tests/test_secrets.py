@@ -19,7 +19,8 @@ import redis as redis_sync
 from tests.conftest import ROOT
 from tests.support.fleet import get
 from tests.support.helpers import wait_until
-from ticker.embedded import free_port, start_redis_server, stop_redis_server
+from tests.support.ports import free_port
+from ticker.embedded import start_redis_server, stop_redis_server
 from ticker.testing.fake_upstream import FakeApiHub, running_in_thread
 
 KEY = "Kma+Secret/Key=2025zz"

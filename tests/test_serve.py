@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 from tests.support.helpers import parse_widget, wait_until
-from ticker.embedded import free_port
+from tests.support.ports import free_port
 
 STATION_ORDER = [98, 105, 108, 133, 143, 152, 156, 159, 172, 184, 201, 226, 238, 259, 283, 294]
 

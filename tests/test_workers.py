@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.helpers import wait_until
+from tests.support.ports import free_port
 from ticker.config import Settings
-from ticker.embedded import free_port
 from ticker.errors import ConfigError
 from ticker.workers import roles, serve_workers
 

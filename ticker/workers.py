@@ -22,7 +22,8 @@ from ticker.config import Settings
 from ticker.errors import ConfigError
 from ticker.metrics import MULTIPROC_ENV
 from ticker.models import Station
-from ticker.web.fastpath import make_runner
+from ticker.web.fastpath import connection_cap, is_fast, make_runner
+from ticker.web.front import FrontSite
 
 logger = logging.getLogger(__name__)
 
@@ -89,8 +90,19 @@ def run(
     asyncio.set_event_loop(loop)
     runner = make_runner(app, mode=settings.fast_path, handle_signals=True, shutdown_timeout=shutdown_timeout)
 
+    front: FrontSite | None = None
+
     async def serve() -> None:
+        nonlocal front
         await runner.setup()
+        if not is_fast(runner):
+            # No aiohttp internals: hot GETs are answered by the public front instead.
+            front = FrontSite(runner, cap=connection_cap())
+            if sock is not None:
+                await front.start(sock=sock)
+            else:
+                await front.start(settings.host, settings.port, reuse_port=reuse_port or None)
+            await asyncio.Event().wait()
         site: web.BaseSite
         if sock is not None:
             site = web.SockSite(runner, sock)
@@ -104,6 +116,8 @@ def run(
     except (web.GracefulExit, KeyboardInterrupt):
         pass
     finally:
+        if front is not None:
+            loop.run_until_complete(front.stop())
         loop.run_until_complete(runner.cleanup())
         loop.run_until_complete(loop.shutdown_asyncgens())
         asyncio.set_event_loop(None)

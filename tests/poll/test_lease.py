@@ -11,7 +11,8 @@ from redis.asyncio import Redis
 
 from tests.conftest import FixedClock, RedisServer
 from tests.support.helpers import wait_for
-from ticker.embedded import free_port, start_redis_server, stop_redis_server
+from tests.support.ports import free_port
+from ticker.embedded import start_redis_server, stop_redis_server
 from ticker.metrics import Metrics
 from ticker.models import Observation
 from ticker.poll.lease import SAFETY, PollLease

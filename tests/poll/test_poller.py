@@ -80,7 +80,7 @@ async def test_failures_keep_data_and_log_once_then_recovery(stations, store, cl
 
 
 async def test_rows_kept_while_redis_is_away_are_written_on_return(stations, redis_server, clock):
-    from ticker.embedded import free_port
+    from tests.support.ports import free_port
     from ticker.redis_client import connect
 
     # A client pointed at a port where nothing listens stands for Redis being away.

@@ -25,7 +25,8 @@ import pytest
 import redis as redis_sync
 
 from tests.support.helpers import parse_widget, wait_until
-from ticker.embedded import free_port, start_redis_server, stop_redis_server
+from tests.support.ports import free_port
+from ticker.embedded import start_redis_server, stop_redis_server
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,18 +4,17 @@ bytes the app sends, keep the order of pipelined requests, respect back-pressure
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 
 import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Histogram
 
 from tests.support.helpers import front_door_server, poll_sim, wait_for, web_app
+from tests.support.rawhttp import Conn, connect, get
 from ticker.metrics import observe_many
 from ticker.web import keys
 from ticker.web.answer import serialize_head as head
@@ -29,49 +28,6 @@ HOT_PATHS = (
     "/v1/observations",
     "/v1/stations/108",
 )
-
-
-@dataclass
-class Answer:
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-
-    def header(self, name: str) -> str | None:
-        return next((v for k, v in self.headers if k.lower() == name.lower()), None)
-
-    def without_date(self) -> tuple[int, list[tuple[str, str]], bytes]:
-        return self.status, [(k, v) for k, v in self.headers if k != "Date"], self.body
-
-
-class Conn:
-    """One raw HTTP/1.1 connection: write request bytes, read whole answers back."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-    async def send(self, data: bytes) -> None:
-        self.writer.write(data)
-        await self.writer.drain()
-
-    async def answer(self, *, head_only: bool = False) -> Answer:
-        raw = await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"), 10)
-        lines = raw.decode("latin-1").split("\r\n")
-        status = int(lines[0].split(" ", 2)[1])
-        headers = [tuple(line.split(": ", 1)) for line in lines[1:] if line]
-        answer = Answer(status, headers, b"")  # type: ignore[arg-type]
-        length = answer.header("Content-Length")
-        if length is not None and not head_only and status != 304:
-            answer.body = await asyncio.wait_for(self.reader.readexactly(int(length)), 10)
-        return answer
-
-    async def closed(self) -> bool:
-        return await asyncio.wait_for(self.reader.read(1), 10) == b""
-
-
-def get(path: str, *extra: str, version: str = "1.1") -> bytes:
-    lines = [f"GET {path} HTTP/{version}", "Host: news.example", *extra]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
 @asynccontextmanager
@@ -89,17 +45,6 @@ async def front_door(
         yield runner, "127.0.0.1", port
     finally:
         await runner.cleanup()
-
-
-@asynccontextmanager
-async def connect(host: str, port: int) -> AsyncIterator[Conn]:
-    reader, writer = await asyncio.open_connection(host, port, limit=2**22)
-    try:
-        yield Conn(reader, writer)
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
 
 
 def answered(runner: FastPathRunner) -> int:
@@ -459,25 +404,37 @@ def test_auto_keeps_to_the_tested_range_and_on_tries_a_newer_release(monkeypatch
 
 
 async def test_fast_path_off_answers_the_same_bytes_through_the_public_api(settings, stations, store, clock):
+    """Off, as ``ticker serve`` runs it: aiohttp's own runner with the public front before it."""
+    from ticker.web.front import FrontSite
+
     await poll_sim(stations, store, clock)
     bodies = []
     for mode in ("off", "auto"):
         runner = make_runner(web_app(settings, stations, store, clock), mode=mode)
         assert is_fast(runner) is (mode == "auto")
+        await runner.setup()
+        front = None
         if mode == "off":
             assert type(runner) is web.AppRunner  # aiohttp's own, nothing overridden
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
+            front = FrontSite(runner, cap=100)
+            port = await front.start("127.0.0.1", 0)
+        else:
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            port = site.port
         try:
-            async with connect(host, port) as conn:
+            async with connect("127.0.0.1", port) as conn:
                 answers = []
-                for path in HOT_PATHS:
-                    await conn.send(get(path, "Accept-Encoding: gzip"))
-                    answers.append((await conn.answer()).without_date())
+                for _ in range(2):  # the first asks make the variants; the second come from the front
+                    for path in HOT_PATHS:
+                        await conn.send(get(path, "Accept-Encoding: gzip"))
+                        answers.append((await conn.answer()).without_date())
                 bodies.append(answers)
+            if front is not None:
+                assert front.front is not None and front.front.answer.answered > 0
         finally:
+            if front is not None:
+                await front.stop()
             await runner.cleanup()
     assert bodies[0] == bodies[1]
 

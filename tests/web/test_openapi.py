@@ -11,8 +11,9 @@ from pathlib import Path
 from tests.conftest import ROOT
 from tests.support.fleet import get
 from tests.support.helpers import wait_until
+from tests.support.ports import free_port
 from ticker.app import create_app
-from ticker.embedded import free_port, start_redis_server, stop_redis_server
+from ticker.embedded import start_redis_server, stop_redis_server
 from ticker.web.openapi import build_openapi
 from ticker.web.scripts import load_embed_js, pinned_script
 

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import FixedClock
-from ticker.embedded import free_port
+from tests.support.ports import free_port
 from ticker.errors import UpstreamError
 from ticker.models import KST, Station
 from ticker.poll.resilience import NO_RETRY, RetryPolicy
