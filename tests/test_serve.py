@@ -105,3 +105,38 @@ def test_fresh_start_shows_all_stations_then_restart_serves_the_last_data(tmp_pa
     finally:
         code, out = second.stop()
     assert code == 0, out
+
+
+def test_with_the_fast_path_off_the_front_answers_and_sigterm_still_stops_cleanly(tmp_path: Path):
+    """``TICKER_FAST_PATH=off`` as a user sets it: the public front serves the widget over
+    kept-alive connections, and a connection still open on it does not hold up the shutdown."""
+    import http.client
+
+    service = Service(tmp_path, env={"TICKER_FAST_PATH": "off", "TICKER_SOURCE": "sim"})
+    try:
+        wait_until(lambda: len(service.widget_lines()) == 16, timeout=10, what="16 stations in the widget")
+        conn = http.client.HTTPConnection("127.0.0.1", service.port, timeout=5)
+        bodies = set()
+        for _ in range(3):
+            conn.request("GET", "/widget")
+            resp = conn.getresponse()
+            assert resp.status == 200 and resp.getheader("ETag")
+            bodies.add(resp.read())
+        assert len(bodies) == 1
+        _, metrics = _get(service.base + "/metrics")
+        counted = next(
+            line
+            for line in metrics.splitlines()
+            if line.startswith('ticker_http_requests_total{route="/widget",status="200"}')
+        )
+        assert float(counted.rsplit(" ", 1)[1]) >= 4  # the three on the front and the wait's own
+        started = time.monotonic()
+        code, out = service.stop()  # the kept-alive connection is still open
+        assert time.monotonic() - started < 10
+        conn.close()
+    finally:
+        if service.proc.poll() is None:
+            service.stop()
+    assert code == 0, out
+    assert "hot GETs answered by the public front" in out
+    assert "Traceback" not in out

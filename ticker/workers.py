@@ -82,33 +82,25 @@ def run(
 ) -> None:
     """Run one server process until SIGINT/SIGTERM, then shut down gracefully.
 
-    The steps of ``aiohttp.web.run_app`` with the runner of ``ticker.web.fastpath``; on ``sock``
-    when given (already bound and listening), else on the configured host and port.
+    The steps of ``aiohttp.web.run_app`` with the runner of ``ticker.web.fastpath`` and the public
+    front (``ticker.web.front``) on the socket; on ``sock`` when given (already bound and
+    listening), else on the configured host and port.
     """
     raise_fd_limit()
     loop = new_event_loop()
     asyncio.set_event_loop(loop)
     runner = make_runner(app, mode=settings.fast_path, handle_signals=True, shutdown_timeout=shutdown_timeout)
 
-    front: FrontSite | None = None
+    front = FrontSite(runner, cap=connection_cap())
 
     async def serve() -> None:
-        nonlocal front
         await runner.setup()
         if not is_fast(runner):
-            # No aiohttp internals: hot GETs are answered by the public front instead.
-            front = FrontSite(runner, cap=connection_cap())
-            if sock is not None:
-                await front.start(sock=sock)
-            else:
-                await front.start(settings.host, settings.port, reuse_port=reuse_port or None)
-            await asyncio.Event().wait()
-        site: web.BaseSite
+            logger.info("fast path off: no aiohttp internals; hot GETs answered by the public front")
         if sock is not None:
-            site = web.SockSite(runner, sock)
+            await front.start(sock=sock)
         else:
-            site = web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port or None)
-        await site.start()
+            await front.start(settings.host, settings.port, reuse_port=reuse_port or None)
         await asyncio.Event().wait()
 
     try:
@@ -116,8 +108,7 @@ def run(
     except (web.GracefulExit, KeyboardInterrupt):
         pass
     finally:
-        if front is not None:
-            loop.run_until_complete(front.stop())
+        loop.run_until_complete(front.stop())
         loop.run_until_complete(runner.cleanup())
         loop.run_until_complete(loop.shutdown_asyncgens())
         asyncio.set_event_loop(None)

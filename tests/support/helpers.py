@@ -108,14 +108,34 @@ def web_app(settings, stations, store, clock, **kwargs):
 
 
 def front_door_server(app):
-    """aiohttp's TestServer, served through the front-door runner `ticker serve` uses."""
+    """aiohttp's TestServer, served as `ticker serve` serves: the public front on the socket,
+    the fast-path runner behind it."""
     from aiohttp.test_utils import TestServer
+    from yarl import URL
 
     from ticker.web.fastpath import FastPathRunner
+    from ticker.web.front import FrontSite
 
     class FrontDoorTestServer(TestServer):
+        front_site: FrontSite | None = None
+
         async def _make_runner(self, **kwargs):
             return FastPathRunner(self.app, **kwargs)
+
+        async def start_server(self, loop=None, **kwargs) -> None:
+            if self.runner:
+                return
+            runner = self.runner = await self._make_runner(handler_cancellation=True, **kwargs)
+            await runner.setup()
+            self.front_site = FrontSite(runner, cap=10_000)
+            self.port = await self.front_site.start(self.host, self.port or 0)
+            self.scheme = "http"
+            self._root = URL(f"http://{self.host}:{self.port}")
+
+        async def close(self) -> None:
+            if self.front_site is not None and not self.closed:
+                await self.front_site.stop()
+            await super().close()
 
     return FrontDoorTestServer(app, host="127.0.0.1")
 

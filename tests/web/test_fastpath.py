@@ -4,7 +4,6 @@ bytes the app sends, keep the order of pipelined requests, respect back-pressure
 from __future__ import annotations
 
 import asyncio
-import random
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,20 +13,11 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Histogram
 
 from tests.support.helpers import front_door_server, poll_sim, wait_for, web_app
-from tests.support.rawhttp import Conn, connect, get
+from tests.support.rawhttp import HOT_PATHS, Conn, connect, get, same_answers_to_mixed_pipelines
 from ticker.metrics import observe_many
 from ticker.web import keys
 from ticker.web.answer import serialize_head as head
 from ticker.web.fastpath import FastPathRunner, FastPathServer, capability, is_fast, make_runner
-
-HOT_PATHS = (
-    "/widget",
-    "/widget?lang=en&theme=dark",
-    "/widget/frame",
-    "/embed.js",
-    "/v1/observations",
-    "/v1/stations/108",
-)
 
 
 @asynccontextmanager
@@ -289,26 +279,6 @@ async def test_answers_from_the_connection_keep_it_alive_and_idle_ones_still_clo
         assert loop.time() - asked_at >= timeout
 
 
-# Requests a page, a scanner or a broken client might send, and whether the answer has a body.
-MIXED = [
-    (get("/widget"), True),
-    (get("/widget", "Accept-Encoding: gzip"), True),
-    (get("/widget?lang=en&theme=dark"), True),
-    (get("/v1/observations"), True),
-    (get("/v1/stations/108", "Accept-Encoding: br;q=1, gzip;q=0.5"), True),
-    (get("/embed.js"), True),
-    (get("/widget", 'If-None-Match: "nope", W/"x"'), True),
-    (get("/widget?bad=1"), True),
-    (get("/nope"), True),
-    (get("/widget?lang=en&lang=ko"), True),
-    (b"GET /widget HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", True),
-    (b"GET /widget HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", True),
-    (b"HEAD /widget HTTP/1.1\r\nHost: x\r\n\r\n", False),
-    (b"DELETE /v1/observations HTTP/1.1\r\nHost: x\r\n\r\n", True),
-    (get("/healthz"), True),
-]
-
-
 async def test_mixed_pipelines_split_anywhere_get_the_apps_answers(settings, stations, store, clock):
     """Random runs of requests, cut at random byte boundaries: the front door answers exactly as
     aiohttp's own server with the same app does, in the same order."""
@@ -320,24 +290,9 @@ async def test_mixed_pipelines_split_anywhere_get_the_apps_answers(settings, sta
     ref_site = web.TCPSite(reference, "127.0.0.1", 0)
     await ref_site.start()
     ref_port = ref_site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    rng = random.Random(20261125)
     try:
-        async with front_door(settings, stations, store, clock) as (runner, host, port):
-            for case in range(40):
-                picks = [rng.choice(MIXED) for _ in range(rng.randint(1, 10))]
-                data = b"".join(request for request, _ in picks)
-                cuts = sorted(rng.sample(range(1, len(data)), min(rng.randint(0, 6), len(data) - 1)))
-                chunks = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
-                got: list[object] = []
-                want: list[object] = []
-                for target, answers in ((port, got), (ref_port, want)):
-                    async with connect(host, target) as conn:
-                        for chunk in chunks:
-                            await conn.send(chunk)
-                            await asyncio.sleep(0)  # let the server read each piece on its own
-                        for _, has_body in picks:
-                            answers.append((await conn.answer(head_only=not has_body)).without_date())
-                assert got == want, (case, picks)
+        async with front_door(settings, stations, store, clock) as (runner, _, port):
+            await same_answers_to_mixed_pipelines(port, ref_port, seed=20261125)
             assert answered(runner) > 0  # some of them came straight from the connection
     finally:
         await reference.cleanup()
@@ -442,9 +397,11 @@ async def test_fast_path_off_answers_the_same_bytes_through_the_public_api(setti
 async def test_a_request_head_sent_too_slowly_is_closed_and_counted(
     settings, stations, store, clock, monkeypatch
 ):
-    from ticker.web import fastpath
+    from ticker.web import fastpath, front
 
+    # The front guards a connection until it hands it to aiohttp, the fast path's guard after.
     monkeypatch.setattr(fastpath, "HEAD_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(front, "HEAD_TIMEOUT_S", 0.5)
     await poll_sim(stations, store, clock)
     app = web_app(settings, stations, store, clock)
     async with front_door_server(app) as server:

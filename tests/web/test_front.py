@@ -4,7 +4,6 @@ aiohttp's own server with the same app, slow and idle clients closed, every hit 
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,19 +11,10 @@ import pytest
 from aiohttp import web
 
 from tests.support.helpers import poll_sim, web_app
-from tests.support.rawhttp import Conn, connect, get
+from tests.support.rawhttp import HOT_PATHS, MIXED, Conn, connect, get, same_answers_to_mixed_pipelines
 from ticker.web import front as front_module
 from ticker.web import keys
 from ticker.web.front import FrontSite
-
-HOT_PATHS = (
-    "/widget",
-    "/widget?lang=en&theme=dark",
-    "/widget/frame",
-    "/embed.js",
-    "/v1/observations",
-    "/v1/stations/108",
-)
 
 
 class Clock:
@@ -108,51 +98,15 @@ async def test_front_answers_are_the_apps_bytes(settings, stations, store, clock
             assert answered(site) == before + 5
 
 
-# Requests a page, a scanner or a broken client might send, and whether the answer has a body.
-MIXED = [
-    (get("/widget"), True),
-    (get("/widget", "Accept-Encoding: gzip"), True),
-    (get("/widget", "accept-encoding:gzip", "CONNECTION: Keep-Alive"), True),
-    (get("/widget?lang=en&theme=dark"), True),
-    (get("/v1/observations"), True),
-    (get("/v1/stations/108", "Accept-Encoding: br;q=1, gzip;q=0.5"), True),
-    (get("/embed.js"), True),
-    (get("/widget", 'If-None-Match: "nope", W/"x"'), True),
-    (get("/widget?bad=1"), True),
-    (get("/nope"), True),
-    (get("/widget?lang=en&lang=ko"), True),
-    (b"GET /widget HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", True),
-    (b"GET /widget HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", True),
-    (b"HEAD /widget HTTP/1.1\r\nHost: x\r\n\r\n", False),
-    (b"DELETE /v1/observations HTTP/1.1\r\nHost: x\r\n\r\n", True),
-    (get("/healthz"), True),
-]
-
-
 async def test_mixed_pipelines_split_anywhere_get_the_apps_answers(settings, stations, store, clock):
     """Random runs of requests, cut at random byte boundaries: the front answers exactly as
     aiohttp's own server with the same app does, in the same order."""
-    rng = random.Random(20261130)
     async with (
         fronted(settings, stations, store, clock) as (site, port, _),
         reference(settings, stations, store, clock) as ref_port,
     ):
         await warm(port, *(request for request, _ in MIXED[:8]))
-        for case in range(40):
-            picks = [rng.choice(MIXED) for _ in range(rng.randint(1, 10))]
-            data = b"".join(request for request, _ in picks)
-            cuts = sorted(rng.sample(range(1, len(data)), min(rng.randint(0, 6), len(data) - 1)))
-            chunks = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
-            got: list[object] = []
-            want: list[object] = []
-            for target, answers in ((port, got), (ref_port, want)):
-                async with connect("127.0.0.1", target) as conn:
-                    for chunk in chunks:
-                        await conn.send(chunk)
-                        await asyncio.sleep(0)  # let the server read each piece on its own
-                    for _, has_body in picks:
-                        answers.append((await conn.answer(head_only=not has_body)).without_date())
-            assert got == want, (case, picks)
+        await same_answers_to_mixed_pipelines(port, ref_port, seed=20261130)
         assert answered(site) > 0  # some of them came from the front
 
 

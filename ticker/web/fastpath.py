@@ -43,6 +43,7 @@ from aiohttp.web_protocol import RequestHandler
 from ticker.models import ErrorDocument
 from ticker.web import keys
 from ticker.web.answer import DateBlock, HotAnswers
+from ticker.web.front import HEAD_TIMEOUT_S, KEEPALIVE_IDLE_S, SWEEP_EVERY_S
 
 logger = logging.getLogger(__name__)
 
@@ -136,10 +137,7 @@ def parser_supported(handler: RequestHandler) -> bool:
     return parser is not None and all(hasattr(parser, n) for n in _PARSER_NEEDS)
 
 
-HEAD_TIMEOUT_S = 10.0  # a request head must be complete this long after it began
-KEEPALIVE_IDLE_S = 30.0  # an idle kept-alive connection is closed after this long
 FD_RESERVE = 100  # descriptors kept free for Redis, the upstream, logs and files
-SWEEP_EVERY_S = 1.0
 
 
 def connection_cap() -> int:

@@ -1,9 +1,9 @@
 """The public front: hot GETs answered on the connection through public interfaces alone.
 
-When the fast path is off (``TICKER_FAST_PATH=off``, or an aiohttp release it cannot vouch for),
-nothing of aiohttp's internals is touched, yet a widget fetched on every article page should
-still cost little more than reading the request. The front is an ``asyncio.Protocol`` in front
-of aiohttp's documented low-level server (``runner.server()`` is its protocol factory):
+A widget is fetched on every article page, so its answer should cost little more than reading
+the request, and that must not hang on any library's internals. Every listening socket of a
+ticker process has the front before aiohttp's documented low-level server (``runner.server()``
+is its protocol factory), with the fast path on or off:
 
 - A connection starts on the front. Each complete request head is read here: a plain HTTP/1.1
   ``GET`` without a body, for a raw path a kept variant was already answered for, is answered
@@ -11,14 +11,16 @@ of aiohttp's documented low-level server (``runner.server()`` is its protocol fa
   every other level).
 - The first request that is anything else (another method or path, a body, HTTP/1.0,
   ``Connection: close``, an upgrade, a header the front does not read plainly) is handed to
-  aiohttp with every byte after it, and the connection stays with aiohttp for good. Answers
-  therefore leave in request order, and aiohttp's parser judges everything the front does not
-  answer, so a malformed request gets aiohttp's own answer.
+  aiohttp with every byte after it, and the connection stays with aiohttp for good: aiohttp's
+  protocol for it is made then. Answers therefore leave in request order, and aiohttp's parser
+  judges everything the front does not answer, so a malformed request gets aiohttp's answer
+  (with the fast path on, the JSON error shape of ``fastpath.SafeRequestHandler``).
 - While a connection is on the front, the front guards it: a request head must be complete
   ``HEAD_TIMEOUT_S`` after it began (for the first request: after the connection opened), an
-  idle connection is closed after the keep-alive timeout, and at ``cap`` open connections
-  each new one makes room by closing the slowest (never completed a head, oldest first; else
-  the longest idle). A client that does not read its answers stops being read.
+  idle connection is closed after the keep-alive timeout, and at ``cap`` open connections (on
+  the front or handed over) each new one makes room by closing the slowest one still on the
+  front (never completed a head, oldest first; else the longest idle). A client that does not
+  read its answers stops being read.
 
 Only ``asyncio``'s public ``Protocol``/``Transport`` interface and aiohttp's documented
 ``AppRunner.server`` are used, so an aiohttp upgrade cannot change what this module relies on.
@@ -41,8 +43,10 @@ from ticker.web.answer import DateBlock, HotAnswers
 logger = logging.getLogger(__name__)
 
 HEAD_LIMIT = 8190  # a longer head, complete or not, is aiohttp's to judge (its line limit)
-HEAD_TIMEOUT_S = 10.0
-KEEPALIVE_IDLE_S = 30.0
+# The guards of slow and idle clients, here and in the fast path's guard of connections
+# handed over to aiohttp.
+HEAD_TIMEOUT_S = 10.0  # a request head must be complete this long after it began
+KEEPALIVE_IDLE_S = 30.0  # an idle kept-alive connection is closed after this long
 SWEEP_EVERY_S = 1.0
 
 # A control character other than a tab, or a CR or LF that is not part of a CRLF: aiohttp's
@@ -100,7 +104,11 @@ class FrontAnswers:
 
 
 class FrontProtocol(asyncio.Protocol):
-    """One client connection: on the front until its first request aiohttp must answer."""
+    """One client connection: on the front until its first request aiohttp must answer.
+
+    aiohttp's protocol for the connection is made only then, so aiohttp's keep-alive timer,
+    shutdown and connection count see a connection from the request it hands over on.
+    """
 
     __slots__ = (
         "_buffer",
@@ -113,9 +121,9 @@ class FrontProtocol(asyncio.Protocol):
         "on_front",
     )
 
-    def __init__(self, front: Front, inner: asyncio.Protocol) -> None:
+    def __init__(self, front: Front) -> None:
         self._front = front
-        self._inner = inner
+        self._inner: asyncio.Protocol | None = None
         self._transport: asyncio.Transport | None = None
         self._buffer = b""
         self._paused = False  # reading paused by the front while the client does not read
@@ -125,33 +133,35 @@ class FrontProtocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
-        self._inner.connection_made(transport)
         self.head_since = self.active_at = self._front.now()
         self._front.opened(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._front.closed(self)
-        self._inner.connection_lost(exc)
+        self._front.lost(self)
+        if self._inner is not None:
+            self._inner.connection_lost(exc)
 
     def pause_writing(self) -> None:
-        if self.on_front and self._transport is not None and not self._paused:
+        if self._inner is not None:
+            self._inner.pause_writing()
+        elif self._transport is not None and not self._paused:
             self._paused = True
             self._transport.pause_reading()
-        self._inner.pause_writing()
 
     def resume_writing(self) -> None:
-        if self._paused and self._transport is not None:
+        if self._inner is not None:
+            self._inner.resume_writing()
+        elif self._paused and self._transport is not None:
             self._paused = False
             self._transport.resume_reading()
-            if self._buffer and self.on_front:
+            if self._buffer:
                 self.data_received(b"")  # the requests that waited for the client to read
-        self._inner.resume_writing()
 
     def eof_received(self) -> bool | None:
-        return self._inner.eof_received()
+        return None if self._inner is None else self._inner.eof_received()
 
     def data_received(self, data: bytes) -> None:
-        if not self.on_front:
+        if self._inner is not None:
             self._inner.data_received(data)
             return
         if self._buffer:
@@ -194,10 +204,13 @@ class FrontProtocol(asyncio.Protocol):
 
     def hand_over(self, data: bytes) -> None:
         """From now on aiohttp reads this connection, starting with ``data``."""
+        assert self._transport is not None
         self.on_front = False
         self.head_since = None
-        self._front.closed(self)  # no longer the front's to guard
-        self._inner.data_received(data)
+        self._front.handed_over(self)
+        inner = self._inner = self._front.make_inner()
+        inner.connection_made(self._transport)
+        inner.data_received(data)
 
     def close(self, *, abort: bool) -> None:
         transport = self._transport
@@ -226,20 +239,26 @@ class Front:
         self.cap = cap
         self.keepalive_s = keepalive_s
         self.now = clock or asyncio.get_running_loop().time
-        self.connections: set[FrontProtocol] = set()
+        self.connections: set[FrontProtocol] = set()  # open and still on the front
+        self.open = 0  # open connections, on the front or handed over
         self.closed_by: dict[str, int] = {"head_timeout": 0, "idle": 0, "shed": 0}
         self.shedding = False
         self._on_close = on_close or (lambda reason: None)
         self._sweeper: asyncio.TimerHandle | None = None
 
     def __call__(self) -> FrontProtocol:
-        return FrontProtocol(self, self._server())
+        return FrontProtocol(self)
+
+    def make_inner(self) -> asyncio.Protocol:
+        """aiohttp's protocol for a connection handed over."""
+        return self._server()
 
     def opened(self, conn: FrontProtocol) -> None:
         self.connections.add(conn)
+        self.open += 1
         if self._sweeper is None:
             self._sweeper = asyncio.get_running_loop().call_later(SWEEP_EVERY_S, self.sweep)
-        if len(self.connections) <= self.cap:
+        if self.open <= self.cap:
             return
         if not self.shedding:
             self.shedding = True
@@ -248,8 +267,12 @@ class Front:
         if victim is not None:
             self._close(victim, "shed")
 
-    def closed(self, conn: FrontProtocol) -> None:
+    def handed_over(self, conn: FrontProtocol) -> None:
+        self.connections.discard(conn)  # aiohttp's to look after from now on
+
+    def lost(self, conn: FrontProtocol) -> None:
         self.connections.discard(conn)
+        self.open -= 1
 
     def sweep(self) -> None:
         """Close heads that took too long and connections idle past the keep-alive timeout."""
@@ -259,11 +282,9 @@ class Front:
                 self._close(conn, "head_timeout")
             elif now - conn.active_at > self.keepalive_s:
                 self._close(conn, "idle")
-        if self.shedding and len(self.connections) < self.cap * 0.9:
+        if self.shedding and self.open < self.cap * 0.9:
             self.shedding = False
-            logger.info(
-                "connections back under the limit (%d open, limit %d)", len(self.connections), self.cap
-            )
+            logger.info("connections back under the limit (%d open, limit %d)", self.open, self.cap)
         self._sweeper = asyncio.get_running_loop().call_later(SWEEP_EVERY_S, self.sweep)
 
     def _close(self, conn: FrontProtocol, reason: str) -> None:
@@ -274,9 +295,13 @@ class Front:
             self._on_close(reason)
 
     def stop(self) -> None:
+        """Stop the sweep and close every connection still on the front: none has a request
+        in flight (the front answers as it reads), so nothing is cut short."""
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None
+        for conn in list(self.connections):
+            conn.close(abort=False)
 
 
 def _slowest_first(conn: FrontProtocol) -> tuple[bool, float]:
