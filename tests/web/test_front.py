@@ -258,3 +258,29 @@ async def test_a_client_that_does_not_read_stops_being_read(settings, stations, 
             assert peak < 4 * 2**20, peak
             bodies = {(await conn.answer()).body for _ in range(count)}
             assert len(bodies) == 1
+
+
+def test_joined_answer_bytes_carry_the_date_of_the_second_they_are_sent_in(monkeypatch):
+    """The whole answer is joined once per second and answer; a new second brings a new Date."""
+    from ticker.web.answer import HotAnswers, make_rendered
+
+    widget = make_rendered(b"<div>" + b"x" * 2000 + b"</div>", "text/html; charset=utf-8")
+    counted: list[tuple[str, int]] = []
+    hot = HotAnswers({"/widget": widget}.get, lambda path, status: counted.append((path, status)))
+    answers = front_module.FrontAnswers(hot)
+    now = [1_764_460_800.2]  # 2025-11-30 00:00:00.2 UTC
+    monkeypatch.setattr(front_module, "_time", lambda: now[0])
+    monkeypatch.setattr("ticker.web.answer.time.time", lambda: now[0])
+    head = b"GET /widget HTTP/1.1\r\nHost: x"
+    first = answers(head)
+    assert first is not None and b"Date: Sun, 30 Nov 2025 00:00:00 GMT\r\n" in first
+    assert first.endswith(widget.body) and first.startswith(widget.plain.head)
+    now[0] += 0.5
+    assert answers(head) is first  # the same second: the same bytes, not joined again
+    now[0] += 0.5
+    later = answers(head)
+    assert later is not None and b"Date: Sun, 30 Nov 2025 00:00:01 GMT\r\n" in later
+    zipped = answers(head + b"\r\nAccept-Encoding: gzip")
+    assert zipped is not None and widget.gzip is not None and zipped.endswith(widget.gzip)
+    assert counted == [("/widget", 200)] * 4 and answers.answered == 4
+    assert answers(b"GET /other HTTP/1.1\r\nHost: x") is None
