@@ -1,13 +1,14 @@
 """AMP: the amp-list JSON profile, AMP's CORS source-origin check, and the documented page.
 
-No AMP validator can run here: the npm `amphtml-validator` package (1.0.38) and
-`@ampproject/toolbox-validator-rules` (2.10.1) both download the validator engine or its rules
-from cdn.ampproject.org at run time, and no package ships them. So the documented page is
-checked for the markup the AMP validator requires of every page and of amp-list/amp-mustache,
-and its template for fields the JSON has. The AMP runtime (also on cdn.ampproject.org only) cannot
-run either, so the strip is rendered the way amp-list does it: the page's amp-mustache template
-filled by a Mustache implementation (chevron) with the JSON item the service answers, under the
-page's amp-custom CSS, in headless Chromium.
+The AMP validator's engine cannot run here: the npm `amphtml-validator` CLI (1.0.38) and
+`@ampproject/toolbox-validator-rules` (2.10.1) download it, or its rules, from cdn.ampproject.org
+at run time. Its rules ship in the npm package `amphtml-validator-rules` (3.0.0, spec file
+revision 882), kept in tests/fixtures; `tests/support/amp_rules.py` checks the documented page
+against them (what it covers and what only the engine does is said there), and a list of faults
+shows it refuses what the validator refuses. The AMP runtime (also on cdn.ampproject.org only)
+cannot run either, so the strip is rendered the way amp-list does it: the page's amp-mustache
+template filled by a Mustache implementation (chevron) with the JSON item the service answers,
+under the page's amp-custom CSS, in headless Chromium.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from aiohttp import ClientSession, ClientTimeout, web
 from aiohttp.test_utils import TestServer
 
 from tests.conftest import ROOT
+from tests.support.amp_rules import AmpRules
 from tests.support.cdp import find, text
 from tests.support.helpers import web_app
 from tests.support.kma_data import save_as_kma
@@ -139,6 +141,64 @@ async def test_documented_amp_page_has_what_the_validator_requires(client):
     assert fields == item_fields | station_fields | warning_fields
     assert item_fields <= set(item)
     assert station_fields <= set(item["stations"][0])
+
+
+@pytest.fixture(scope="module")
+def amp_rules() -> AmpRules:
+    return AmpRules()
+
+
+def test_documented_amp_page_passes_the_amp_validators_rules(amp_rules):
+    """The page against the validator's own rules (spec file revision 882): every tag, attribute,
+    layout, stylesheet, mandatory tag and extension script (tests/support/amp_rules.py)."""
+    assert amp_rules.revision == 882
+    assert amp_rules.errors(EXAMPLE.read_text(encoding="utf-8")) == []
+
+
+_AMP_FAULTS = [
+    # (what is changed in the documented page, the replacement, what the rules must say)
+    ('<span class="kt-date">', '<span class="kt-date" onclick="go()">', "'onclick' is not allowed"),
+    (
+        "<p>First paragraph",
+        '<script src="https://ticker.example/embed.js"></script><p>First paragraph',
+        "<script>",
+    ),
+    (".kt-date{font-weight:700;", ".kt-date{font-weight:700!important;", "CSS !important"),
+    ('<link rel="canonical" href="https://news.example/article.html">\n', "", "link rel=canonical"),
+    (
+        '<script async custom-element="amp-list" src="https://cdn.ampproject.org/v0/amp-list-0.1.js"></script>',
+        "",
+        "requires the amp-list extension script",
+    ),
+    ('layout="fixed-height" height="40"', 'layout="fixed-height"', "needs a height"),
+    (
+        'layout="fixed-height" height="40"',
+        'layout="intrinsic" height="40"',
+        "layout intrinsic is not supported",
+    ),
+    (
+        'src="https://ticker.example/v1/amp?lang=ko"',
+        'src="http://ticker.example/v1/amp?lang=ko"',
+        "protocol 'http'",
+    ),
+    (
+        'src="https://ticker.example/v1/amp?lang=ko"',
+        'src="https://ticker.example/v1/amp?__amp_source_origin=x"',
+        "__amp_source_origin",
+    ),
+    ("<h1>Headline", '<iframe src="https://ticker.example/widget/frame"></iframe><h1>Headline', "<iframe>"),
+    ("<h1>Headline", '<div style="color:red!important">x</div><h1>Headline', "refused"),
+    ("amp-mustache-0.2.js", "amp-mustache-9.9.js", "does not match"),
+    ("<style amp-boilerplate>body{", "<style amp-boilerplate>html{", "differ from the required text"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "said"), _AMP_FAULTS, ids=[f[2] for f in _AMP_FAULTS])
+def test_the_rules_check_refuses_what_the_validator_refuses(amp_rules, old, new, said):
+    html = EXAMPLE.read_text(encoding="utf-8")
+    assert old in html
+    errors = amp_rules.errors(html.replace(old, new, 1))
+    assert any(said in e for e in errors), errors
 
 
 async def test_the_template_renders_the_strip_with_its_warnings_in_chromium(service, browser, stations):
