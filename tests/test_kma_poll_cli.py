@@ -74,7 +74,7 @@ async def ticker(env: dict[str, str], *args: str, cwd: Path) -> tuple[int, str, 
 
 def column_starts(line: str) -> list[int]:
     """The display column where each space-separated cell of a line starts."""
-    from ticker.cli import display_width
+    from ticker.commands import display_width
 
     starts, at, before = [], 0, " "
     for char in line:

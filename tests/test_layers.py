@@ -9,7 +9,7 @@ from pathlib import Path
 from tests.conftest import ROOT
 
 PACKAGE = ROOT / "ticker"
-ENTRY_POINTS = {"ticker.cli", "ticker.workers", "ticker.app", "ticker.__main__", "ticker"}
+ENTRY_POINTS = {"ticker.cli", "ticker.commands", "ticker.workers", "ticker.app", "ticker.__main__", "ticker"}
 FAST_PATH = "ticker.web.fastpath"
 
 

@@ -22,7 +22,7 @@ from tests.conftest import FixedClock
 from tests.support.helpers import wait_for
 from tests.support.ops_support import has_cycle, parse_status, sample, samples
 from ticker.app import POLLER, create_app
-from ticker.cli import check
+from ticker.commands import check
 from ticker.config import Settings
 from ticker.freshness import Cycle
 from ticker.models import KST, Station

@@ -25,7 +25,7 @@ from tests.support.warnings_support import (
     surfaces,
 )
 from ticker.app import create_app
-from ticker.cli import check
+from ticker.commands import check
 from ticker.config import Settings
 from ticker.models import Station
 from ticker.store import Store

@@ -24,7 +24,7 @@ from tests.conftest import FixedClock
 from tests.support.helpers import wait_for
 from tests.support.ops_support import has_cycle, sample
 from ticker.app import create_app
-from ticker.cli import check
+from ticker.commands import check
 from ticker.config import Settings
 from ticker.models import KST, Station
 from ticker.poll.poller import Poller

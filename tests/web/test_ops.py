@@ -18,7 +18,7 @@ from tests.support.helpers import wait_for
 from tests.support.ops_support import has_cycle, ops_app, parse_status, poll, sample
 from tests.support.ports import free_port
 from ticker.app import LEASE, POLLER
-from ticker.cli import check
+from ticker.commands import check
 from ticker.redis_client import connect
 from ticker.store import Store
 
