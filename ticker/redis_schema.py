@@ -29,18 +29,25 @@ class Keys:
         return f"{self.prefix}:source:{name}"
 
 
+# The fence both writers start with: a writer whose epoch (ARGV[2]) is older than the stored one
+# (KEYS[4]) is a paused former leader, and writes nothing (-1).
+_FENCED = """
+local epoch = tonumber(ARGV[2])
+if epoch then
+  local current = tonumber(redis.call('GET', KEYS[4]) or '0')
+  if epoch < current then return -1 end
+end
+"""
+
 # Write each observation only if it is newer than the stored one, or the same observation with
 # newer word evidence (minute data, nowcast, forecast arrive between hourly rows); bump the
 # version and announce it when anything changed. A stale fencing epoch (a paused former
 # leader) writes nothing. A stored row stamped after ARGV[3] (the writer's clock plus the
 # allowed skew) came from the future: any row replaces it, so the correct row of the same or
 # an earlier hour is written.
-SAVE_LUA = """
-local epoch = tonumber(ARGV[2])
-if epoch then
-  local current = tonumber(redis.call('GET', KEYS[4]) or '0')
-  if epoch < current then return -1 end
-end
+SAVE_LUA = (
+    _FENCED
+    + """
 local latest = tonumber(ARGV[3])
 local changed = 0
 for i = 4, #ARGV, 4 do
@@ -64,16 +71,14 @@ if changed > 0 then
 end
 return changed
 """
+)
 
 # Store the warnings in effect and when the feed answered. The version is bumped (and announced)
 # when the list changed, or when the stored answer time is older than ARGV[5] seconds: web
 # processes judge the feed's age from the time they hold, so they must hear of answers in time.
-SAVE_WARNINGS_LUA = """
-local epoch = tonumber(ARGV[2])
-if epoch then
-  local current = tonumber(redis.call('GET', KEYS[4]) or '0')
-  if epoch < current then return -1 end
-end
+SAVE_WARNINGS_LUA = (
+    _FENCED
+    + """
 local at = tonumber(ARGV[3])
 local stored_at = tonumber(redis.call('GET', KEYS[2]) or '0')
 if at < stored_at then return 0 end
@@ -87,6 +92,7 @@ if changed or at - stored_at > tonumber(ARGV[5]) then
 end
 return 0
 """
+)
 
 # Take the lease if it is free (and bump the fencing epoch), or renew it if it is already ours.
 # Returns {epoch, 0} when held, else {0, remaining PX of the other holder's lease}. A Redis that
