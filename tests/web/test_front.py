@@ -284,3 +284,19 @@ def test_joined_answer_bytes_carry_the_date_of_the_second_they_are_sent_in(monke
     assert zipped is not None and widget.gzip is not None and zipped.endswith(widget.gzip)
     assert counted == [("/widget", 200)] * 4 and answers.answered == 4
     assert answers(b"GET /other HTTP/1.1\r\nHost: x") is None
+
+
+async def test_a_failure_in_the_front_hands_the_request_to_aiohttp(settings, stations, store, clock, caplog):
+    """Should the front's lookup ever fail, the request is still answered, by aiohttp."""
+    async with fronted(settings, stations, store, clock) as (site, port, _):
+        await warm(port, get("/widget"))
+        assert site.front is not None
+
+        def broken(head: bytes) -> bytes | None:
+            raise RuntimeError("lookup failed")
+
+        site.front.answer = broken  # type: ignore[assignment]
+        async with connect("127.0.0.1", port) as conn:
+            await conn.send(get("/widget") + get("/widget"))
+            assert [(await conn.answer()).status for _ in range(2)] == [200, 200]
+        assert "the front could not answer a request" in caplog.text

@@ -204,7 +204,11 @@ class FrontProtocol(asyncio.Protocol):
             end = data.find(b"\r\n\r\n", pos)
             if end < 0:
                 break
-            out = answer(data[pos:end]) if end - pos <= HEAD_LIMIT else None
+            try:
+                out = answer(data[pos:end]) if end - pos <= HEAD_LIMIT else None
+            except Exception:  # a bug here must cost one answer's speed, not the connection
+                logger.exception("the front could not answer a request; aiohttp answers it")
+                out = None
             if out is None:
                 self.hand_over(data[pos:] if pos else data)
                 return
