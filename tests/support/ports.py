@@ -3,7 +3,7 @@
 ``ticker.embedded.free_port`` asks the kernel for a port, closes it and hands the number on;
 the server that is to use it binds it a moment later. With one test process that is safe. With
 several (``pytest -n``), another worker's server can take the number in that moment. So under
-pytest-xdist each worker draws from its own block of ports below the kernel's ephemeral range
+pytest-xdist each worker draws from its own block of ports outside the kernel's ephemeral range
 (from which the kernel picks for ``bind(("", 0))`` and for outgoing connections), and checks each
 port is free before handing it out.
 """
@@ -13,11 +13,12 @@ from __future__ import annotations
 import itertools
 import os
 import socket
+from pathlib import Path
 
 from ticker.embedded import free_port as _kernel_port
 
 BLOCK = 2_000
-FIRST = 12_000  # blocks 12000-13999, 14000-15999, ... stay under the ephemeral range's 32768
+FIRST = 12_000  # blocks 12000-13999, 14000-15999, ... under Linux's default range (32768-60999)
 
 
 def _worker() -> int | None:
@@ -25,12 +26,28 @@ def _worker() -> int | None:
     return int(name[2:]) if name.startswith("gw") and name[2:].isdigit() else None
 
 
-_WORKER = _worker()
-_NEXT = (
-    None
-    if _WORKER is None
-    else itertools.cycle(range(FIRST + _WORKER * BLOCK, FIRST + (_WORKER + 1) * BLOCK))
-)
+def _ephemeral() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def _block(worker: int | None) -> range | None:
+    """This worker's ports: below the ephemeral range, else above it, else none (kernel ports)."""
+    if worker is None:
+        return None
+    low, high = _ephemeral()
+    for first, limit in ((FIRST, low), (max(FIRST, high + 1), 65536)):
+        start = first + worker * BLOCK
+        if start + BLOCK <= limit:
+            return range(start, start + BLOCK)
+    return None
+
+
+_BLOCK = _block(_worker())
+_NEXT = None if _BLOCK is None else itertools.cycle(_BLOCK)
 
 
 def free_port() -> int:
