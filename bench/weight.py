@@ -56,6 +56,7 @@ def embeds(view: View, stations: int) -> list[tuple[str, str, bytes]]:
     out: list[tuple[str, str, bytes]] = [
         ("/widget", "html", render.render_widget(view).encode()),
         ("/widget?layout=list", "html", render.render_widget(view, variant=Variant(layout="list")).encode()),
+        ("/widget?icons=on", "html", render.render_widget(view, variant=Variant(icons="on")).encode()),
         ("/widget/frame", "html", render.render_frame(view, Variant()).encode()),
         ("/embed.js", "js", load_embed_js(stations)),
     ]

@@ -9,7 +9,7 @@ import re
 import pytest
 from aiohttp import ClientSession, ClientTimeout, web
 
-from tests.support.cdp import Browser, Page, text
+from tests.support.cdp import Browser, Page, attr, text, walk
 from tests.support.kma_data import ticker as ticker  # a fixture, used by name
 from tests.web.test_browser import ARTIFACTS, CLS, _until
 from ticker.web.render import BUILDER_KINDS
@@ -22,6 +22,7 @@ KINDS = [kind for kind, _, _ in BUILDER_KINDS if kind != "amp"]
 CHOOSE = """(() => {
   document.querySelector('input[name=lang][value=en]').click();
   document.querySelector('input[name=theme][value=dark]').click();
+  document.querySelector('input[name=icons][value=on]').click();
   document.querySelectorAll('input[name=stations]').forEach(b => {
     if (b.checked !== ['108', '159'].includes(b.value)) b.click();
   });
@@ -47,10 +48,10 @@ async def _blank_page(snippet: str, kind: str, origin: str) -> str:
     return BLANK.format(snippet=snippet)
 
 
-async def _rendered_text(browser: Browser, page: Page) -> str:
-    """Text of the page, through shadow roots and frames (in this process or their own)."""
-    root = (await page.send("DOM.getDocument", {"depth": -1, "pierce": True}))["root"]
-    shown = text(root)
+async def _rendered(browser: Browser, page: Page) -> tuple[str, int, int]:
+    """Text of the page, its stations and their weather icons, through shadow roots and frames
+    (in this process or their own). The element's fallback and its shadow root both count."""
+    roots = [(await page.send("DOM.getDocument", {"depth": -1, "pierce": True}))["root"]]
     targets = await browser.send("Target.getTargets")
     for frame in (t for t in targets["targetInfos"] if t["type"] == "iframe" and "/widget/frame" in t["url"]):
         attached = await browser.send(
@@ -59,8 +60,11 @@ async def _rendered_text(browser: Browser, page: Page) -> str:
         got = await browser.send(
             "DOM.getDocument", {"depth": -1, "pierce": True}, session=attached["sessionId"]
         )
-        shown += " " + text(got["root"])
-    return shown
+        roots.append(got["root"])
+    classes = [(attr(node, "class") or "").split() for root in roots for node in walk(root)]
+    stations = sum(1 for c in classes if "kt-st" in c)
+    icons = sum(1 for c in classes if "kt-icon" in c)
+    return " ".join(text(root) for root in roots), stations, icons
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -68,10 +72,12 @@ async def test_each_snippet_renders_the_chosen_variant_on_a_blank_page(aiohttp_s
     origin = str(ticker.make_url("")).rstrip("/")
     builder = await browser.new_page(width=1000, height=900)
     await builder.goto(origin + "/builder")
-    assert await builder.evaluate(CHOOSE) == "/widget/frame?lang=en&theme=dark&stations=108,159"
+    assert await builder.evaluate(CHOOSE) == "/widget/frame?lang=en&theme=dark&icons=on&stations=108,159"
     snippet = await builder.evaluate(f"document.querySelector('textarea[data-kind={kind}]').value")
     assert await builder.evaluate("document.cookie") == ""
     assert builder.errors() == []  # nothing refused by the page's CSP
+    # Only the blank page is open from here: the builder's own preview must not be what is read.
+    await browser.send("Target.closeTarget", {"targetId": builder.target_id})
 
     body = await _blank_page(snippet, kind, origin)
 
@@ -84,12 +90,13 @@ async def test_each_snippet_renders_the_chosen_variant_on_a_blank_page(aiohttp_s
     page = await browser.new_page(width=900, height=300)
     await page.goto(str(server.make_url("/")))
 
-    async def shown() -> str | None:
-        got = await _rendered_text(browser, page)
-        return got if "Source: KMA" in got and "Busan" in got else None
+    async def shown() -> tuple[str, int, int] | None:
+        got = await _rendered(browser, page)
+        return got if "Source: KMA" in got[0] and "Busan" in got[0] else None
 
-    got = await _until(f"the {kind} snippet to render", shown)
+    got, drawn, icons = await _until(f"the {kind} snippet to render", shown)
     assert "Seoul" in got and "Busan" in got and "Daejeon" not in got
+    assert drawn >= 2 and icons == drawn  # icons=on was chosen: each station has its icon
     assert "2025.07.28 (Mon)" in got
     assert await page.evaluate(CLS) == 0
     assert page.errors() == []

@@ -37,6 +37,7 @@ SHADOW = """(() => {
     accent: getComputedStyle(part('date')[0]).color,
     underline: getComputedStyle(part('temp')[0]).textDecorationLine,
     slot: root.querySelector('slot') !== null,
+    icons: root.querySelectorAll('.kt-icon').length,
     height: el.getBoundingClientRect().height,
   };
 })()"""
@@ -81,6 +82,7 @@ async def test_element_renders_into_its_shadow_root(aiohttp_server, ticker, brow
     assert shown["accent"] == "rgb(200, 0, 100)"  # a documented custom property
     assert shown["underline"] == "underline"  # a documented ::part
     assert shown["height"] == 40
+    assert shown["icons"] == 0  # icons are opt-in
     # The page's own CSS (span{color:red}) does not reach inside.
     inner = (
         "getComputedStyle(document.querySelector('kma-ticker').shadowRoot.querySelector('.kt-name')).color"
@@ -90,6 +92,16 @@ async def test_element_renders_into_its_shadow_root(aiohttp_server, ticker, brow
     assert await page.evaluate(CLS) == 0
     assert page.errors() == []
     await page.screenshot(ARTIFACTS / "element-js.png")
+    # Changing an attribute re-renders: icons="on" draws one icon per station, in the same height.
+    await page.evaluate("document.querySelector('kma-ticker').setAttribute('icons', 'on')")
+
+    async def with_icons() -> dict[str, object] | None:
+        got = await page.evaluate(SHADOW)
+        return got if got and got["icons"] == 2 else None
+
+    drawn = await _until("the icons to be drawn", with_icons)
+    assert drawn["stations"] == 2 and drawn["height"] == 40
+    assert await page.evaluate(CLS) == 0
 
 
 async def test_element_without_javascript_shows_its_fallback(aiohttp_server, ticker, browser):

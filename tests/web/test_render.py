@@ -42,9 +42,14 @@ def test_station_names_are_escaped(stations, clock):
 def test_every_weather_word_has_an_icon(stations, clock, condition):
     st = stations[0]
     view = build_view([st], {st.id: _obs(st.id, clock(), condition)}, clock(), version=1, hard_max_age_s=3600)
-    html = render_widget(view)
+    html = render_widget(view, variant=Variant(icons="on"))
     assert html.count('<svg class="kt-icon"') == 1
+    assert html.count(f'<symbol id="kt-{condition.value}">') == 1
     assert parse_widget(html).lines() == [f"{condition.label_ko} {st.name} 21.5℃"]
+    # Without icons=on (the default) the same station is the same text, and no SVG at all.
+    plain = render_widget(view)
+    assert "<svg" not in plain and "kt-icon" not in plain and "kt-defs" not in plain
+    assert parse_widget(plain).lines() == parse_widget(html).lines()
 
 
 def test_screen_reader_sentences(stations, clock):
@@ -77,7 +82,8 @@ def test_each_weather_word_is_drawn_once(stations, clock):
     obs = {
         s.id: _obs(s.id, now, Condition.RAIN if i % 2 else Condition.CLEAR) for i, s in enumerate(stations)
     }
-    html = render_widget(build_view(stations, obs, now, version=1, hard_max_age_s=3600))
+    view = build_view(stations, obs, now, version=1, hard_max_age_s=3600)
+    html = render_widget(view, variant=Variant(icons="on"))
     assert html.count("<symbol ") == 2
     assert html.count('<use href="#kt-rain"/>') == len(stations) // 2
     assert html.count('<use href="#kt-clear"/>') == len(stations) - len(stations) // 2

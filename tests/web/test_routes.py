@@ -163,6 +163,31 @@ async def test_variants(client, stations):
     assert [s["id"] for s in doc["stations"]] == [108]
 
 
+async def test_icons_are_opt_in_per_variant(client, stations):
+    plain = await client.get("/widget")
+    drawn = await client.get("/widget?icons=on")
+    assert plain.status == drawn.status == 200
+    assert plain.headers["ETag"] != drawn.headers["ETag"]
+    plain_html, drawn_html = await plain.text(), await drawn.text()
+    assert "<svg" not in plain_html
+    assert drawn_html.count('<svg class="kt-icon"') == len(parse_widget(drawn_html).stations) == len(stations)
+    # The same text either way; icons=off is the default spelled out: the same answer.
+    assert parse_widget(plain_html).lines() == parse_widget(drawn_html).lines()
+    off = await client.get("/widget?icons=off")
+    assert off.headers["ETag"] == plain.headers["ETag"]
+    frame = await (await client.get("/widget/frame?icons=on&lang=en")).text()
+    assert '<svg class="kt-icon"' in frame
+    for bad in (
+        "/widget?icons=yes",
+        "/widget?icons=on&icons=off",
+        "/widget.txt?icons=on",
+        "/v1/amp?icons=on",
+    ):
+        resp = await client.get(bad)
+        assert resp.status == 400, bad
+        assert "yes" not in await resp.text()
+
+
 async def test_duplicate_stations_mean_the_distinct_stations_named(client, stations):
     ids = [s.id for s in stations]
     only = await client.get("/widget?stations=" + ",".join(["98"] * len(ids)))

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from ticker.errors import ConfigError
 from ticker.web.amp import ORIGIN
+from ticker.web.query import DEMO_PARAMS, WIDGET_PARAMS
 from ticker.web.render import Variant, reserved_height, variant_query
 
 PROVIDER_NAME = "ticker"
@@ -23,11 +24,7 @@ MIN_WIDTH = 200  # narrower than this the strip cannot show a station
 MAX_WIDTH = 1920
 MAX_URL = 300
 # The pages an oEmbed url may name, and the query parameters each takes.
-PAGES = {
-    "/widget/frame": frozenset({"lang", "theme", "layout", "stations"}),
-    "/widget": frozenset({"lang", "theme", "layout", "stations"}),
-    "/demo": frozenset({"lang", "theme", "layout"}),
-}
+PAGES = {"/widget/frame": WIDGET_PARAMS, "/widget": WIDGET_PARAMS, "/demo": DEMO_PARAMS}
 
 
 class OEmbedDocument(BaseModel):

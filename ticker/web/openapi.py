@@ -17,7 +17,7 @@ from ticker.web import keys
 from ticker.web.amp import AmpDocument
 from ticker.web.oembed import OEmbedDocument
 from ticker.web.query import BadRequest
-from ticker.web.render import LANGS, LAYOUTS, SVG_THEMES, THEMES
+from ticker.web.render import ICONS, LANGS, LAYOUTS, SVG_THEMES, THEMES
 from ticker.web.scripts import ELEMENT_SCRIPT_PATH
 from ticker.wrn import WarningsDocument
 
@@ -100,12 +100,15 @@ def _get(summary: str, responses: dict[str, Any], params: Sequence[dict[str, Any
 def build_openapi(station_ids: Sequence[int], pinned_script_path: str) -> dict[str, Any]:
     """The whole document for the configured stations and the current pinned script."""
     _, defs = models_json_schema([(m, "serialization") for m in MODELS], ref_template=REF)
-    variant = [
-        _enum("lang", LANGS, "label language"),
+    lang = _enum("lang", LANGS, "label language")
+    stations = _stations_param(station_ids)
+    look = [
+        lang,
         _enum("theme", THEMES, "colour theme"),
         _enum("layout", LAYOUTS, "a scrolling ticker or a list"),
-        _stations_param(station_ids),
+        _enum("icons", ICONS, "weather icons beside the words (default off: the strip's weight budget)"),
     ]
+    variant = [*look, stations]
     html_ok = _body("text/html", "the rendered ticker")
     paths = {
         "/widget": _get(
@@ -131,7 +134,7 @@ def build_openapi(station_ids: Sequence[int], pinned_script_path: str) -> dict[s
             {"200": _body("text/javascript", "the script"), "304": NOT_MODIFIED, "400": BAD_REQUEST},
         ),
         "/builder": _get(
-            "The embed builder: pick stations, language, theme and layout; copy a snippet",
+            "The embed builder: pick stations, language, theme, layout and icons; copy a snippet",
             {"200": html_ok, "304": NOT_MODIFIED, "400": BAD_REQUEST},
         ),
         "/builder.js": _get(
@@ -146,7 +149,7 @@ def build_openapi(station_ids: Sequence[int], pinned_script_path: str) -> dict[s
                 "400": BAD_REQUEST,
                 "429": TOO_MANY,
             },
-            [variant[0], variant[3]],
+            [lang, stations],
         ),
         "/widget.svg": _get(
             "The ticker as a self-contained SVG picture with its text as text",
@@ -156,12 +159,12 @@ def build_openapi(station_ids: Sequence[int], pinned_script_path: str) -> dict[s
                 "400": BAD_REQUEST,
                 "429": TOO_MANY,
             },
-            [variant[0], _enum("theme", SVG_THEMES, "colour theme"), variant[3]],
+            [lang, _enum("theme", SVG_THEMES, "colour theme"), stations],
         ),
         "/demo": _get(
             "A demo page embedding the ticker all three ways",
             {"200": html_ok, "304": NOT_MODIFIED, "400": BAD_REQUEST, "429": TOO_MANY},
-            variant[:3],
+            look,
         ),
         "/v1/amp": _get(
             "The strip as amp-list JSON (one item), with AMP's CORS for the allowed page origins",
@@ -173,8 +176,8 @@ def build_openapi(station_ids: Sequence[int], pinned_script_path: str) -> dict[s
                 "429": TOO_MANY,
             },
             [
-                variant[0],
-                _stations_param(station_ids),
+                lang,
+                stations,
                 {
                     "name": "__amp_source_origin",
                     "in": "query",

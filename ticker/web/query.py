@@ -9,14 +9,14 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping, Sequence
 
-from ticker.web.render import DEFAULT_VARIANT, LANGS, LAYOUTS, THEMES, Variant
+from ticker.web.render import DEFAULT_VARIANT, ICONS, LANGS, LAYOUTS, THEMES, Variant
 
 MAX_QUERY = 300  # characters; every allowed query fits easily
 STATION_ID = re.compile(r"^[1-9][0-9]{0,2}$")
 _STATION_LIST = re.compile(r"^[0-9]{1,3}(,[0-9]{1,3}){0,63}$")
 
-WIDGET_PARAMS = frozenset({"lang", "theme", "layout", "stations"})
-DEMO_PARAMS = frozenset({"lang", "theme", "layout"})
+WIDGET_PARAMS = frozenset({"lang", "theme", "layout", "icons", "stations"})
+DEMO_PARAMS = frozenset({"lang", "theme", "layout", "icons"})
 JSON_PARAMS = frozenset({"stations"})
 TEXT_PARAMS = frozenset({"lang", "stations"})
 SVG_PARAMS = frozenset({"lang", "theme", "stations"})
@@ -43,6 +43,7 @@ def parse_variant(
         theme=_choice(seen, "theme", THEMES),
         layout=_choice(seen, "layout", LAYOUTS),
         stations=_stations(seen.get("stations"), station_ids),
+        icons=_choice(seen, "icons", ICONS),
     )
 
 

@@ -21,6 +21,9 @@ from ticker.web.warnings_view import PALETTE, badge_css, level_class, summary
 LANGS = ("ko", "en")
 THEMES = ("light", "dark", "auto")
 LAYOUTS = ("ticker", "list")
+# Weather icons beside the words: opt-in, because the default strip is kept within its weight
+# budget (docs/embedding.md). The SVG picture always draws them.
+ICONS = ("off", "on")
 
 # Heights every embed reserves up front, so nothing on the host page moves when data arrives.
 TICKER_HEIGHT_PX = 40
@@ -69,6 +72,7 @@ class Variant(NamedTuple):
     theme: str = "light"
     layout: str = "ticker"
     stations: tuple[int, ...] | None = None  # None: every configured station
+    icons: str = "off"
 
 
 DEFAULT_VARIANT = Variant()
@@ -119,6 +123,7 @@ def _context(view: View, variant: Variant) -> dict[str, object]:
         "roll_s": ROLL_S_PER_STATION,
         "narrow_px": NARROW_PX,
         "conditions": conditions,
+        "icons": variant.icons == "on",
         "stale": any(i.stale for i in items),
         # Text only screen readers hear (.kt-sr): warnings in full, "forecast" after a word.
         "spoken_notes": bool(warning_summary) or any(i.warnings or i.forecast_word for i in items),
@@ -290,6 +295,7 @@ def render_builder(
         origin=public_url or "",
         themes=THEMES,
         layouts=LAYOUTS,
+        icons=ICONS,
         kinds=BUILDER_KINDS,
         row_px=LIST_ROW_PX,
         ticker_px=TICKER_HEIGHT_PX,
@@ -314,6 +320,7 @@ def variant_query(variant: Variant) -> str:
             ("lang", variant.lang, DEFAULT_VARIANT.lang),
             ("theme", variant.theme, DEFAULT_VARIANT.theme),
             ("layout", variant.layout, DEFAULT_VARIANT.layout),
+            ("icons", variant.icons, DEFAULT_VARIANT.icons),
         )
         if value != default
     ]

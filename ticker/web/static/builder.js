@@ -8,7 +8,8 @@
   var preview = document.getElementById("preview");
   var TICKER_PX = parseInt(body.getAttribute("data-ticker"), 10);
   var ROW_PX = parseInt(body.getAttribute("data-row"), 10);
-  var DEFAULTS = { lang: "ko", theme: "light", layout: "ticker" };
+  var DEFAULTS = { lang: "ko", theme: "light", layout: "ticker", icons: "off" };
+  var NAMES = ["lang", "theme", "layout", "icons"];
 
   function esc(text) {
     return String(text).replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
@@ -16,7 +17,7 @@
 
   function choices() {
     var out = {};
-    ["lang", "theme", "layout"].forEach(function (name) {
+    NAMES.forEach(function (name) {
       var checked = form.querySelector('input[name="' + name + '"]:checked');
       out[name] = checked ? checked.value : DEFAULTS[name];
     });
@@ -29,7 +30,7 @@
 
   function query(c) {
     var parts = [];
-    ["lang", "theme", "layout"].forEach(function (name) {
+    NAMES.forEach(function (name) {
       if (c[name] !== DEFAULTS[name]) parts.push(name + "=" + c[name]);
     });
     if (c.stations) parts.push("stations=" + c.stations.join(","));
@@ -51,7 +52,7 @@
 
   function attrs(c, prefix) {
     var out = "";
-    ["lang", "theme", "layout"].forEach(function (name) {
+    NAMES.forEach(function (name) {
       if (c[name] !== DEFAULTS[name]) out += " " + prefix + name + '="' + c[name] + '"';
     });
     if (c.stations) out += " " + prefix + 'stations="' + c.stations.join(",") + '"';

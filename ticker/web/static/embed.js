@@ -3,8 +3,10 @@
    arrives, gives up after a timeout, and on any failure leaves the page as it was. */
 (function () {
   "use strict";
-  var ALLOWED = { lang: ["ko", "en"], theme: ["light", "dark", "auto"], layout: ["ticker", "list"] };
-  var DEFAULTS = { lang: "ko", theme: "light", layout: "ticker" };
+  var ALLOWED = {
+    lang: ["ko", "en"], theme: ["light", "dark", "auto"], layout: ["ticker", "list"], icons: ["off", "on"],
+  };
+  var DEFAULTS = { lang: "ko", theme: "light", layout: "ticker", icons: "off" };
   var STATIONS = __TICKER_STATION_COUNT__;
   var TICKER_PX = __TICKER_HEIGHT_PX__;
   var ROW_PX = __TICKER_ROW_PX__;
@@ -35,7 +37,7 @@
     if (typeof holder.attachShadow !== "function") return;
     var params = [];
     var layout = DEFAULTS.layout;
-    ["lang", "theme", "layout"].forEach(function (name) {
+    Object.keys(DEFAULTS).forEach(function (name) {
       var value = script.getAttribute("data-" + name);
       if (!value || ALLOWED[name].indexOf(value) < 0) return;
       if (name === "layout") layout = value;

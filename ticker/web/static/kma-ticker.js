@@ -1,6 +1,6 @@
 /* <kma-ticker>: the weather ticker as a custom element (version 1 of its attributes and parts).
 
-     <kma-ticker stations="108,159" lang="ko" theme="light" layout="ticker">
+     <kma-ticker stations="108,159" lang="ko" theme="light" layout="ticker" icons="off">
        ...server-rendered fallback: the /widget fragment, shown as it is without JavaScript...
      </kma-ticker>
      <script type="module" src="https://ticker.example/kma-ticker.v1.js"></script>
@@ -8,8 +8,10 @@
    The element renders the ticker into its shadow root, so the page's CSS cannot reach inside;
    it styles through CSS custom properties and ::part(). Until the fresh ticker arrives (and if
    it never does) the fallback content stays on show, in the same reserved height. */
-const ALLOWED = { lang: ["ko", "en"], theme: ["light", "dark", "auto"], layout: ["ticker", "list"] };
-const DEFAULTS = { lang: "ko", theme: "light", layout: "ticker" };
+const ALLOWED = {
+  lang: ["ko", "en"], theme: ["light", "dark", "auto"], layout: ["ticker", "list"], icons: ["off", "on"],
+};
+const DEFAULTS = { lang: "ko", theme: "light", layout: "ticker", icons: "off" };
 const STATION_LIST = /^[0-9]{1,3}(,[0-9]{1,3}){0,63}$/;
 const ORIGIN = new URL(import.meta.url).origin;
 const TIMEOUT_MS = 3000;
@@ -25,7 +27,7 @@ const PROPERTIES = `.kma-ticker{color:var(--kma-ticker-color,var(--kt-fg));backg
 
 function query(el) {
   const params = [];
-  for (const name of ["lang", "theme", "layout"]) {
+  for (const name of Object.keys(DEFAULTS)) {
     const value = el.getAttribute(name);
     if (value && ALLOWED[name].includes(value) && value !== DEFAULTS[name]) params.push(`${name}=${value}`);
   }
@@ -41,7 +43,7 @@ function sheet(text) {
 }
 
 class KmaTicker extends HTMLElement {
-  static observedAttributes = ["stations", "lang", "theme", "layout"];
+  static observedAttributes = ["stations", ...Object.keys(DEFAULTS)];
 
   connectedCallback() {
     if (!this.shadowRoot) {
