@@ -177,6 +177,9 @@ async def test_icons_are_opt_in_per_variant(client, stations):
     assert off.headers["ETag"] == plain.headers["ETag"]
     frame = await (await client.get("/widget/frame?icons=on&lang=en")).text()
     assert '<svg class="kt-icon"' in frame
+    demo = await (await client.get("/demo?icons=on")).text()
+    assert demo.count('data-icons="on"') == 3 and "/widget?icons=on" in demo  # every way it shows
+    assert "data-icons" not in await (await client.get("/demo")).text()
     for bad in (
         "/widget?icons=yes",
         "/widget?icons=on&icons=off",
