@@ -90,6 +90,8 @@ async def test_each_snippet_renders_the_chosen_variant_on_a_blank_page(aiohttp_s
     assert await builder.evaluate(CHOOSE) == "/widget/frame?lang=en&theme=dark&icons=on&stations=108,159"
     snippet = await builder.evaluate(f"document.querySelector('textarea[data-kind={kind}]').value")
     assert await builder.evaluate("document.cookie") == ""
+    # A snippet cannot know whether the service it names shows KMA's data or simulated data.
+    assert "KMA" not in snippet and "기상청" not in snippet
     assert builder.errors() == []  # nothing refused by the page's CSP
     # Only the blank page is open from here: the builder's own preview must not be what is read.
     await browser.send("Target.closeTarget", {"targetId": builder.target_id})

@@ -64,7 +64,8 @@
     var height = c.layout === "list" ? TICKER_PX + ROW_PX * c.count : TICKER_PX;
     var frame = origin + "/widget/frame" + q;
     var include = '<!--# include virtual="/widget' + q + '" -->';
-    var title = c.lang === "en" ? "Weather (Source: KMA)" : "날씨 (기상청 제공)";
+    // The frame's own page names the source (KMA, or simulated data); the snippet cannot know it.
+    var title = c.lang === "en" ? "Weather" : "날씨";
     return {
       ssi: include,
       iframe: '<iframe src="' + esc(frame) + '" height="' + height + '" style="width:100%;border:0" title="' +
