@@ -20,7 +20,7 @@ ROUTES = (
     "/v1/stations/", "/v1/freshness", "/healthz", "/readyz", "/metrics", "/status", "/openapi.json",
     "/", "/static/", "/favicon.ico", "/widget/", "/v1/", "/v1/stations/108/x",
 )  # fmt: skip
-PARAMS = ("lang", "theme", "layout", "stations", "callback", "q", "id", "_")
+PARAMS = ("lang", "theme", "layout", "icons", "stations", "callback", "q", "id", "_")
 
 PAYLOADS = (
     "<script>alert('{t}')</script>", '"><img src=x onerror={t}>', "{t}</script><script>",
