@@ -9,7 +9,7 @@
   var TICKER_PX = parseInt(body.getAttribute("data-ticker"), 10);
   var ROW_PX = parseInt(body.getAttribute("data-row"), 10);
   var DEFAULTS = { lang: "ko", theme: "light", layout: "ticker", icons: "off" };
-  var NAMES = ["lang", "theme", "layout", "icons"];
+  var NAMES = Object.keys(DEFAULTS);
 
   function esc(text) {
     return String(text).replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
