@@ -293,3 +293,30 @@ def text(node: dict[str, Any]) -> str:
 
     visit(node)
     return " ".join(" ".join(parts).split())
+
+
+async def own_process_frames(browser: Browser, url_part: str = "/widget/frame") -> list[dict[str, Any]]:
+    """The documents of the iframes Chromium runs in a process of their own (their DOM is not in
+    the page's), for those whose URL holds ``url_part``."""
+    targets = await browser.send("Target.getTargets")
+    roots = []
+    for frame in (t for t in targets["targetInfos"] if t["type"] == "iframe" and url_part in t["url"]):
+        attached = await browser.send(
+            "Target.attachToTarget", {"targetId": frame["targetId"], "flatten": True}
+        )
+        got = await browser.send(
+            "DOM.getDocument", {"depth": -1, "pierce": True}, session=attached["sessionId"]
+        )
+        roots.append(got["root"])
+    return roots
+
+
+async def frame_text(browser: Browser, page: Page, holder_id: str) -> str:
+    """Text of the iframe inside the element with id ``holder_id``, whether Chromium runs it in
+    the page's process or its own; "" until it is loaded."""
+    doc = await page.document()
+    iframe = next((n for n in walk(find(doc, "id", holder_id) or {}) if n.get("nodeName") == "IFRAME"), None)
+    if iframe is not None and "contentDocument" in iframe:
+        return text(iframe["contentDocument"])
+    others = await own_process_frames(browser)
+    return text(others[0]) if others else ""

@@ -10,7 +10,7 @@ import pytest
 from aiohttp import ClientSession, ClientTimeout, web
 
 from tests.conftest import ROOT, FixedClock
-from tests.support.cdp import Browser, Page, find, text, walk
+from tests.support.cdp import Page, find, frame_text, text
 from tests.support.helpers import poll_sim, served, web_app
 from ticker.config import Settings
 from ticker.models import Station
@@ -40,26 +40,6 @@ async def _section_text(page: Page, section: str) -> str:
     doc = await page.document()
     node = find(doc, "id", section)
     return "" if node is None else text(node)
-
-
-async def _frame_text(browser: Browser, page: Page) -> str:
-    """Text of the demo's iframe, whether Chromium runs it in the page's process or its own."""
-    doc = await page.document()
-    iframe = next((n for n in walk(find(doc, "id", "iframe") or {}) if n.get("nodeName") == "IFRAME"), None)
-    assert iframe is not None
-    if "contentDocument" in iframe:
-        return text(iframe["contentDocument"])
-    targets = await browser.send("Target.getTargets")
-    frame = next(
-        (t for t in targets["targetInfos"] if t["type"] == "iframe" and "/widget/frame" in t["url"]), None
-    )
-    if frame is None:
-        return ""  # not loaded yet
-    attached = await browser.send("Target.attachToTarget", {"targetId": frame["targetId"], "flatten": True})
-    root = (
-        await browser.send("DOM.getDocument", {"depth": -1, "pierce": True}, session=attached["sessionId"])
-    )["root"]
-    return text(root)
 
 
 async def _until(what: str, check, timeout: float = 20.0):
@@ -113,7 +93,7 @@ async def test_demo_page_shows_the_ticker_in_all_three_embeds(ticker, browser, s
 
     async def frame_rendered() -> str | None:
         # The frame loads on its own: read it once its whole strip is there.
-        shown = await _frame_text(browser, page)
+        shown = await frame_text(browser, page, "iframe")
         return shown if all(s.name in shown for s in stations) else None
 
     texts = {

@@ -10,7 +10,7 @@ import chevron
 import pytest
 from aiohttp import ClientSession, ClientTimeout, web
 
-from tests.support.cdp import Browser, Page, attr, text, walk
+from tests.support.cdp import Browser, Page, attr, own_process_frames, text, walk
 from tests.support.kma_data import ticker as ticker  # a fixture, used by name
 from tests.web.test_browser import ARTIFACTS, CLS, _until
 from ticker.web.render import BUILDER_KINDS
@@ -67,15 +67,7 @@ async def _rendered(browser: Browser, page: Page) -> tuple[str, int, int]:
     """Text of the page, its stations and their weather icons, through shadow roots and frames
     (in this process or their own). The element's fallback and its shadow root both count."""
     roots = [(await page.send("DOM.getDocument", {"depth": -1, "pierce": True}))["root"]]
-    targets = await browser.send("Target.getTargets")
-    for frame in (t for t in targets["targetInfos"] if t["type"] == "iframe" and "/widget/frame" in t["url"]):
-        attached = await browser.send(
-            "Target.attachToTarget", {"targetId": frame["targetId"], "flatten": True}
-        )
-        got = await browser.send(
-            "DOM.getDocument", {"depth": -1, "pierce": True}, session=attached["sessionId"]
-        )
-        roots.append(got["root"])
+    roots += await own_process_frames(browser)
     classes = [(attr(node, "class") or "").split() for root in roots for node in walk(root)]
     stations = sum(1 for c in classes if "kt-st" in c)
     icons = sum(1 for c in classes if "kt-icon" in c)

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 from aiohttp import ClientSession, ClientTimeout, web
 
-from tests.support.cdp import find, text, walk
+from tests.support.cdp import frame_text
 from tests.support.helpers import web_app
 from tests.support.kma_data import save_as_kma
 from tests.support.kma_data import ticker as ticker  # a fixture, used by name
@@ -188,29 +188,10 @@ async def test_its_iframe_renders_in_chromium(aiohttp_server, ticker, browser, s
     tab = await browser.new_page(width=800, height=300)
     await tab.goto(str(server.make_url("/")))
 
-    async def frame_text() -> str:
-        root = await tab.document()
-        iframe = next(
-            (n for n in walk(find(root, "id", "embed") or {}) if n.get("nodeName") == "IFRAME"), None
-        )
-        if iframe is not None and "contentDocument" in iframe:
-            return text(iframe["contentDocument"])
-        targets = await browser.send("Target.getTargets")
-        frame = next((t for t in targets["targetInfos"] if t["type"] == "iframe"), None)
-        if frame is None:
-            return ""
-        attached = await browser.send(
-            "Target.attachToTarget", {"targetId": frame["targetId"], "flatten": True}
-        )
-        got = await browser.send(
-            "DOM.getDocument", {"depth": -1, "pierce": True}, session=attached["sessionId"]
-        )
-        return text(got["root"])
-
     async def rendered() -> str | None:
         # The frame's <title> carries the credit too, so a document read while it is still being
         # parsed can show the credit and only some stations: wait for the whole strip.
-        shown = await frame_text()
+        shown = await frame_text(browser, tab, "embed")
         return shown if "기상청 제공" in shown and all(s.name in shown for s in stations) else None
 
     await _until("the oEmbed iframe to show every station and the credit", rendered)
